@@ -1,0 +1,34 @@
+// The result of running one SQL statement in the sandbox: exactly one of four kinds, never an exception.
+
+/** A SQLite value as better-sqlite3 returns it (INTEGERs beyond 2^53 come back as bigint). */
+export type SqlValue = number | bigint | string | Uint8Array | null;
+
+export interface RowsResult {
+  kind: 'rows';
+  columns: string[];
+  rows: SqlValue[][];
+  ms: number;
+}
+export interface ErrorResult {
+  kind: 'error';
+  /** SQLite's message, or the sandbox's reason (write refused, multiple statements, ...). */
+  message: string;
+  ms: number;
+}
+export interface TimeoutResult {
+  kind: 'timeout';
+  ms: number;
+}
+export interface TooLargeResult {
+  kind: 'too_large';
+  /** Which cap was exceeded. */
+  limit: 'rows' | 'bytes';
+  ms: number;
+}
+
+export type ExecResult = RowsResult | ErrorResult | TimeoutResult | TooLargeResult;
+
+export interface ExecOptions {
+  /** Per-query timeout; the worker is killed past it. Default: the executor's. */
+  timeoutMs?: number;
+}
