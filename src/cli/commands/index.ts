@@ -1,6 +1,9 @@
 // Every `sqlrl` subcommand, registered in this order (one import per command module).
 import type { Command } from 'commander';
+import { register as dashboard } from './dashboard.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  dashboard,
+];
