@@ -1,0 +1,81 @@
+// `sqlrl compare`: the per-example difference between two evaluation runs of the same dataset,
+// with a paired bootstrap confidence interval on the accuracy delta.
+
+export interface ComparedExample {
+  index: number;
+  bucket: string;
+  a: boolean;
+  b: boolean;
+}
+
+export interface DeltaStats {
+  n: number;
+  accA: number;
+  accB: number;
+  delta: number;
+  /** 95% paired-bootstrap interval of accB - accA. */
+  ci95: [number, number];
+  fixed: number;
+  broken: number;
+  bothRight: number;
+  bothWrong: number;
+}
+
+/** Deterministic 32-bit PRNG (mulberry32) so a comparison's interval is reproducible. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Paired bootstrap of the mean of `diffs` (each in {-1, 0, 1}); percentile interval. */
+export function bootstrapInterval(diffs: number[], resamples = 2000, seed = 0): [number, number] {
+  const n = diffs.length;
+  if (n === 0) return [0, 0];
+  const rand = mulberry32(seed);
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += diffs[Math.floor(rand() * n)];
+    means[r] = s / n;
+  }
+  means.sort();
+  const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))];
+  return [at(0.025), at(0.975)];
+}
+
+export function deltaStats(items: ComparedExample[], seed = 0): DeltaStats {
+  const n = items.length;
+  let a = 0, b = 0, fixed = 0, broken = 0, bothRight = 0, bothWrong = 0;
+  const diffs: number[] = [];
+  for (const it of items) {
+    a += +it.a;
+    b += +it.b;
+    if (it.a && it.b) bothRight++;
+    else if (!it.a && !it.b) bothWrong++;
+    else if (it.b) fixed++;
+    else broken++;
+    diffs.push(+it.b - +it.a);
+  }
+  const accA = n ? a / n : 0;
+  const accB = n ? b / n : 0;
+  return { n, accA, accB, delta: accB - accA, ci95: bootstrapInterval(diffs, 2000, seed), fixed, broken, bothRight, bothWrong };
+}
+
+/** Overall and per-bucket statistics. */
+export function compareRuns(items: ComparedExample[], seed = 0): { overall: DeltaStats; byBucket: Record<string, DeltaStats> } {
+  const buckets = new Map<string, ComparedExample[]>();
+  for (const it of items) {
+    const list = buckets.get(it.bucket) ?? [];
+    list.push(it);
+    buckets.set(it.bucket, list);
+  }
+  const byBucket: Record<string, DeltaStats> = {};
+  for (const [k, list] of [...buckets].sort((x, y) => x[0].localeCompare(y[0]))) byBucket[k] = deltaStats(list, seed);
+  return { overall: deltaStats(items, seed), byBucket };
+}
