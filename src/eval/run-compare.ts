@@ -79,3 +79,42 @@ export function compareRuns(items: ComparedExample[], seed = 0): { overall: Delt
   for (const [k, list] of [...buckets].sort((x, y) => x[0].localeCompare(y[0]))) byBucket[k] = deltaStats(list, seed);
   return { overall: deltaStats(items, seed), byBucket };
 }
+
+/** One example of an evaluation report, as far as a comparison needs it. */
+export interface ReportedExample {
+  index: number;
+  db_id: string;
+  hardness?: string;
+  status: string;
+  gold: string;
+  pred: string | null;
+  question?: string;
+}
+
+/**
+ * Pairs the examples of two reports of the same dataset by index. Examples skipped in either
+ * report (db_missing) are left out. Throws when the two reports are of different datasets.
+ */
+export function pairReports(a: ReportedExample[], b: ReportedExample[], bucketBy: 'hardness' | 'db'): (ComparedExample & { question?: string; gold: string; predA: string | null; predB: string | null })[] {
+  const byIndex = new Map(b.map((e) => [e.index, e]));
+  const out = [];
+  for (const ea of a) {
+    const eb = byIndex.get(ea.index);
+    if (!eb) throw new Error(`example ${ea.index} is in the first report but not in the second: compare reports of the same dataset and split`);
+    if (eb.gold !== ea.gold) throw new Error(`example ${ea.index} has different gold SQL in the two reports: compare reports of the same dataset and split`);
+    if (ea.status === 'db_missing' || eb.status === 'db_missing') continue;
+    out.push({
+      index: ea.index,
+      bucket: bucketBy === 'db' ? ea.db_id : (ea.hardness ?? 'all'),
+      a: ea.status === 'match',
+      b: eb.status === 'match',
+      question: ea.question,
+      gold: ea.gold,
+      predA: ea.pred,
+      predB: eb.pred,
+    });
+  }
+  if (out.length === 0 && a.length > 0) throw new Error('the two reports have no evaluated example in common');
+  if (b.length !== a.length) throw new Error(`the reports have ${a.length} and ${b.length} examples: compare reports of the same dataset and split`);
+  return out;
+}

@@ -1,9 +1,11 @@
 // Every `sqlrl` subcommand, registered in this order (one import per command module).
 import type { Command } from 'commander';
+import { register as compare } from './compare.js';
 import { register as dashboard } from './dashboard.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  compare,
   dashboard,
 ];
