@@ -1,0 +1,246 @@
+// The SQL sandbox: a pool of worker processes running read-only SQLite queries with a hard timeout.
+// better-sqlite3 cannot be interrupted from another thread, so a query past its timeout is ended by
+// SIGKILL of its whole worker process, which is then replaced. Callers always get an ExecResult.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { ExecOptions, ExecResult } from './types.js';
+import type { WorkerRequest, WorkerResponse } from './executor-worker.js';
+
+export interface ExecutorOptions {
+  /** Worker processes; default one per core. */
+  workers?: number;
+  /** Per-query timeout in ms; default 30 000. */
+  timeoutMs?: number;
+  /** Row cap; default 100 000. */
+  maxRows?: number;
+  /** Result size cap in bytes (strings counted as UTF-16); default 64 MiB. */
+  maxBytes?: number;
+  /** Gold-result cache entries; default 4096. */
+  goldCacheSize?: number;
+}
+
+export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096 };
+
+interface Job {
+  req: WorkerRequest;
+  timeoutMs: number;
+  resolve: (r: ExecResult) => void;
+}
+
+interface Worker {
+  child: ChildProcess;
+  job?: Job;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+function workerEntry(): { path: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  // Running from source (tsx) the worker is a .ts file and the child needs the same loader flags.
+  const ts = here.endsWith('.ts');
+  const path = here.replace(/executor\.(ts|js)$/, ts ? 'executor-worker.ts' : 'executor-worker.js');
+  if (!existsSync(path)) throw new Error(`sandbox worker script missing: ${path} (rebuild with npm run build)`);
+  return { path, execArgv: ts ? process.execArgv : [] };
+}
+
+/**
+ * Collapses whitespace and case outside string literals and drops a trailing ';', so trivially
+ * different spellings of the same gold query share one cache entry.
+ */
+export function normalizeSqlKey(sql: string): string {
+  let out = '';
+  let i = 0;
+  const s = sql.trim().replace(/(\s*;)+$/, '');
+  while (i < s.length) {
+    const c = s[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < s.length) {
+        if (s[j] === c) {
+          if (s[j + 1] === c) j += 2;
+          else break;
+        } else j++;
+      }
+      out += s.slice(i, j + 1);
+      i = j + 1;
+    } else if (/\s/.test(c)) {
+      while (i < s.length && /\s/.test(s[i]!)) i++;
+      out += ' ';
+    } else {
+      out += c.toLowerCase();
+      i++;
+    }
+  }
+  return out;
+}
+
+export class SqlExecutor {
+  readonly timeoutMs: number;
+  readonly maxRows: number;
+  readonly maxBytes: number;
+  private readonly size: number;
+  private readonly workers: Worker[] = [];
+  private readonly queue: Job[] = [];
+  private readonly goldCache = new Map<string, Promise<ExecResult>>();
+  private readonly goldCacheSize: number;
+  private nextId = 1;
+  private closed = false;
+  /** Counters for logs, benchmarks and the reward server's /metrics. */
+  readonly stats = { queries: 0, timeouts: 0, workerRestarts: 0, goldCacheHits: 0 };
+
+  constructor(opts: ExecutorOptions = {}) {
+    this.size = Math.max(1, opts.workers ?? availableParallelism());
+    this.timeoutMs = opts.timeoutMs ?? EXECUTOR_DEFAULTS.timeoutMs;
+    this.maxRows = opts.maxRows ?? EXECUTOR_DEFAULTS.maxRows;
+    this.maxBytes = opts.maxBytes ?? EXECUTOR_DEFAULTS.maxBytes;
+    this.goldCacheSize = opts.goldCacheSize ?? EXECUTOR_DEFAULTS.goldCacheSize;
+  }
+
+  /** Runs one statement read-only on `dbPath`. Never throws for bad SQL; see ExecResult. */
+  execute(dbPath: string, sql: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.submit('query', dbPath, sql, opts.timeoutMs ?? this.timeoutMs);
+  }
+
+  /** Like execute, but cached by (db, normalized SQL): gold queries are scored many times. */
+  executeGold(dbPath: string, sql: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const key = `${dbPath}\u0000${normalizeSqlKey(sql)}`;
+    const hit = this.goldCache.get(key);
+    if (hit) {
+      this.stats.goldCacheHits++;
+      this.goldCache.delete(key);
+      this.goldCache.set(key, hit);
+      return hit;
+    }
+    const p = this.execute(dbPath, sql, opts);
+    this.goldCache.set(key, p);
+    if (this.goldCache.size > this.goldCacheSize) this.goldCache.delete(this.goldCache.keys().next().value as string);
+    // A timeout is a property of the moment (machine load), not of the query: don't cache it.
+    void p.then((r) => {
+      if (r.kind === 'timeout' && this.goldCache.get(key) === p) this.goldCache.delete(key);
+    });
+    return p;
+  }
+
+  /** SQLite accepts the statement (prepared, not run), and it is a read-only query. */
+  async checkSyntax(dbPath: string, sql: string): Promise<{ ok: true } | { ok: false; message: string }> {
+    const r = await this.submit('prepare', dbPath, sql, this.timeoutMs);
+    if (r.kind === 'error') return { ok: false, message: r.message };
+    if (r.kind === 'timeout') return { ok: false, message: 'timeout while preparing' };
+    return { ok: true };
+  }
+
+  /** Kills every worker; pending and later calls resolve to an error result. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
+    await Promise.all(
+      this.workers.splice(0).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.timer) clearTimeout(w.timer);
+            w.job?.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
+            if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+            w.child.once('exit', () => resolve());
+            w.child.ref(); // an idle worker is unref'd; keep the loop alive until it is gone
+            w.child.kill('SIGKILL');
+          }),
+      ),
+    );
+  }
+
+  private submit(op: WorkerRequest['op'], dbPath: string, sql: string, timeoutMs: number): Promise<ExecResult> {
+    if (this.closed) return Promise.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
+    this.stats.queries++;
+    return new Promise<ExecResult>((resolve) => {
+      const req: WorkerRequest = { id: this.nextId++, op, dbPath, sql, maxRows: this.maxRows, maxBytes: this.maxBytes };
+      this.queue.push({ req, timeoutMs, resolve });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let w = this.workers.find((x) => !x.job);
+      if (!w) {
+        if (this.workers.length >= this.size) return;
+        w = this.spawn();
+      }
+      const job = this.queue.shift()!;
+      this.assign(w, job);
+    }
+    this.refWorkers();
+  }
+
+  private assign(w: Worker, job: Job): void {
+    w.job = job;
+    w.startedAt = performance.now();
+    w.timer = setTimeout(() => this.onTimeout(w), job.timeoutMs);
+    w.child.send(job.req);
+  }
+
+  private spawn(): Worker {
+    const entry = workerEntry();
+    const child = fork(entry.path, [], {
+      execArgv: entry.execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const w: Worker = { child, startedAt: 0 };
+    child.on('message', (msg: WorkerResponse) => {
+      if (!w.job || msg.id !== w.job.req.id) return;
+      const job = w.job;
+      clearTimeout(w.timer);
+      w.job = undefined;
+      w.timer = undefined;
+      job.resolve(msg.result);
+      this.dispatch();
+    });
+    child.on('exit', (code, signal) => {
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers.splice(i, 1);
+      if (w.timer) clearTimeout(w.timer);
+      const job = w.job;
+      w.job = undefined;
+      if (job && !this.closed) {
+        // Died on its own (out of memory, native crash): the query gets an error, the pool a new worker.
+        job.resolve({ kind: 'error', message: `sandbox worker died (${signal ?? `exit ${code}`})`, ms: performance.now() - w.startedAt });
+        this.stats.workerRestarts++;
+      }
+      if (!this.closed) this.dispatch();
+    });
+    this.workers.push(w);
+    return w;
+  }
+
+  private onTimeout(w: Worker): void {
+    const job = w.job;
+    if (!job) return;
+    w.job = undefined;
+    w.timer = undefined;
+    this.stats.timeouts++;
+    this.stats.workerRestarts++;
+    w.child.kill('SIGKILL');
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    job.resolve({ kind: 'timeout', ms: performance.now() - w.startedAt });
+    this.dispatch();
+  }
+
+  /** Idle workers must not keep the caller's process alive; busy ones must. */
+  private refWorkers(): void {
+    for (const w of this.workers) {
+      const busy = w.job !== undefined;
+      const channel = w.child.channel as { ref(): void; unref(): void } | undefined | null;
+      if (busy) {
+        w.child.ref();
+        channel?.ref();
+      } else {
+        w.child.unref();
+        channel?.unref();
+      }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+// The sandbox against everything a model might emit: writes, attaches, extensions, runaways, huge results.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { SqlExecutor, normalizeSqlKey } from '../../src/sql/executor.js';
+import { SPIDER_DIR, NO_SPIDER } from '../helpers/paths.js';
+
+const db = (id: string) => join(SPIDER_DIR, 'database', id, `${id}.sqlite`);
+const TIMEOUT = 1000;
+const SLACK = 500;
+
+// A writable copy too: the process runs as root in CI, so file permissions alone would not stop a write.
+const scratch = mkdtempSync(join(tmpdir(), 'sqlrl-exec-'));
+const writable = join(scratch, 'concert_singer.sqlite');
+if (!NO_SPIDER) {
+  copyFileSync(db('concert_singer'), writable);
+  chmodSync(writable, 0o644);
+}
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+const exec = new SqlExecutor({ workers: 2, timeoutMs: TIMEOUT, maxRows: 100_000, maxBytes: 32 * 1024 * 1024 });
+after(() => exec.close());
+
+type Kind = 'rows' | 'error' | 'timeout' | 'too_large';
+const hostile: [string, Kind][] = [
+  ['DROP TABLE singer', 'error'],
+  ['DROP TABLE IF EXISTS concert', 'error'],
+  ['DELETE FROM singer', 'error'],
+  ['DELETE FROM singer WHERE 1=1', 'error'],
+  ["UPDATE singer SET name = 'x'", 'error'],
+  ["INSERT INTO singer (Singer_ID, Name) VALUES (999, 'evil')", 'error'],
+  ['INSERT INTO singer SELECT * FROM singer', 'error'],
+  ["REPLACE INTO singer (Singer_ID, Name) VALUES (1, 'evil')", 'error'],
+  ['CREATE TABLE evil (x)', 'error'],
+  ['CREATE TEMP TABLE evil (x)', 'error'],
+  ['CREATE INDEX evil_idx ON singer(Name)', 'error'],
+  ['CREATE VIEW evil_v AS SELECT 1', 'error'],
+  ['CREATE TRIGGER evil_t AFTER INSERT ON singer BEGIN DELETE FROM singer; END', 'error'],
+  ['ALTER TABLE singer ADD COLUMN evil TEXT', 'error'],
+  ['ALTER TABLE singer RENAME TO evil', 'error'],
+  ['DROP VIEW IF EXISTS v', 'error'],
+  ['DROP INDEX IF EXISTS i', 'error'],
+  ["ATTACH DATABASE ':memory:' AS evil", 'error'],
+  [`ATTACH DATABASE '${join(scratch, 'other.db')}' AS other`, 'error'],
+  ['DETACH DATABASE main', 'error'],
+  ['PRAGMA writable_schema = ON', 'error'],
+  ['PRAGMA writable_schema = 1', 'error'],
+  ['PRAGMA query_only = OFF', 'error'],
+  ['PRAGMA journal_mode = WAL', 'error'],
+  ['PRAGMA user_version = 42', 'error'],
+  ['/* hidden */ PRAGMA query_only=0', 'error'],
+  ['-- comment\nPRAGMA writable_schema=1', 'error'],
+  ['VACUUM', 'error'],
+  [`VACUUM INTO '${join(scratch, 'copy.db')}'`, 'error'],
+  ['REINDEX', 'error'],
+  ['ANALYZE', 'error'],
+  ['BEGIN IMMEDIATE', 'error'],
+  ['SAVEPOINT s1', 'error'],
+  ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libm.so.6')", 'error'],
+  ["SELECT load_extension('libsqlitefunctions')", 'error'],
+  ["SELECT writefile('/tmp/evil', 'x')", 'error'],
+  ['SELECT 1; DROP TABLE singer', 'error'],
+  ['SELECT 1; SELECT 2', 'error'],
+  ['DELETE FROM singer; SELECT 1', 'error'],
+  ['WITH x AS (SELECT 1) DELETE FROM singer', 'error'],
+  ['WITH x AS (SELECT 1) INSERT INTO singer (Singer_ID) SELECT 1 FROM x', 'error'],
+  ['SELECT * FROM singer WHERE Name = (DELETE FROM singer)', 'error'],
+  ['WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c', 'timeout'],
+  ['WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x FROM c) SELECT max(x) FROM c', 'timeout'],
+  ['WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c', 'too_large'],
+  ['SELECT count(*) FROM singer a, singer b, singer c, singer d, singer e, singer f, singer g, singer h, singer i, singer j, singer k', 'timeout'],
+  ['SELECT * FROM singer a, singer b, singer c, singer d, singer e, singer f, singer g', 'too_large'],
+  ['SELECT randomblob(1000000000)', 'error'],
+  ['SELECT randomblob(100000000)', 'too_large'],
+  ['SELECT zeroblob(10000000000)', 'error'],
+  ['SELECT length(zeroblob(2000000000))', 'error'],
+  ['SELECT hex(zeroblob(20000000))', 'too_large'],
+  ['SELECT * FROM no_such_table', 'error'],
+  ['SELEC * FROM singer', 'error'],
+  ['', 'error'],
+  ['   ', 'error'],
+  ['SELECT count(*) FROM singer', 'rows'],
+];
+
+test('hostile corpus: each statement gets a result of the right kind, runaways within timeout + 0.5 s, file unchanged', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  assert.ok(hostile.length >= 50, `corpus has ${hostile.length} statements`);
+  const targets = [db('concert_singer'), writable];
+  const before = targets.map(sha);
+  for (const target of targets) {
+    const results = await Promise.all(
+      hostile.map(async ([sql]) => {
+        const t0 = performance.now();
+        const r = await exec.execute(target, sql);
+        return { r, wall: performance.now() - t0 };
+      }),
+    );
+    results.forEach(({ r }, i) => {
+      const [sql, kind] = hostile[i]!;
+      assert.equal(r.kind, kind, `${sql} -> ${JSON.stringify(r).slice(0, 200)}`);
+    });
+  }
+  assert.deepEqual(targets.map(sha), before);
+  // No stray files next to the writable copy (journals, WAL, attached dbs).
+  const listing = execFileSync('ls', [scratch]).toString().trim().split('\n');
+  assert.deepEqual(listing, ['concert_singer.sqlite']);
+});
+
+test('a runaway query is answered within timeout + 0.5 s and its worker is killed and replaced', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  const sql = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+  const restarts = exec.stats.workerRestarts;
+  const t0 = performance.now();
+  const [a, b, ok] = await Promise.all([
+    exec.execute(db('concert_singer'), sql),
+    exec.execute(db('concert_singer'), sql, { timeoutMs: 300 }),
+    exec.execute(db('concert_singer'), 'SELECT count(*) FROM singer'),
+  ]);
+  const wall = performance.now() - t0;
+  assert.equal(a.kind, 'timeout');
+  assert.equal(b.kind, 'timeout');
+  assert.ok(wall < TIMEOUT + SLACK + 600, `took ${wall.toFixed(0)} ms`); // + the third query queued behind one runaway
+  assert.ok(a.ms < TIMEOUT + SLACK, `timeout reported after ${a.ms} ms`);
+  assert.ok(b.ms < 300 + SLACK, `short timeout reported after ${b.ms} ms`);
+  assert.deepEqual(ok.kind === 'rows' && ok.rows, [[6]]);
+  assert.equal(exec.stats.workerRestarts - restarts, 2);
+  // No worker process keeps burning CPU: every child of this process is one of the pool's live workers.
+  const children = execFileSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)]).toString().trim().split('\n').filter((l) => l && !/\sZ/.test(l) && !/\sps$/.test(l));
+  assert.ok(children.length <= 2, children.join('; '));
+});
+
+test('rows come back with column names and SQLite values', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  const r = await exec.execute(db('concert_singer'), 'SELECT Name, Age FROM singer ORDER BY Age DESC LIMIT 2');
+  assert.equal(r.kind, 'rows');
+  if (r.kind !== 'rows') return;
+  assert.deepEqual(r.columns, ['Name', 'Age']);
+  assert.deepEqual(r.rows, [
+    ['Joe Sharp', 52],
+    ['John Nizinik', 43],
+  ]);
+  const blob = await exec.execute(db('concert_singer'), "SELECT x'00ff', NULL, 1.5, 'a'");
+  assert.deepEqual(blob.kind === 'rows' && blob.rows, [[Buffer.from([0, 255]), null, 1.5, 'a']]);
+});
+
+test('row cap and byte cap are distinct too_large results', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  const small = new SqlExecutor({ workers: 1, maxRows: 5, maxBytes: 100 });
+  try {
+    const rows = await small.execute(db('concert_singer'), 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 6) SELECT x FROM c');
+    assert.deepEqual(rows, { kind: 'too_large', limit: 'rows', ms: rows.ms });
+    const five = await small.execute(db('concert_singer'), 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c');
+    assert.equal(five.kind, 'rows');
+    const bytes = await small.execute(db('concert_singer'), "SELECT 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'");
+    assert.deepEqual(bytes, { kind: 'too_large', limit: 'bytes', ms: bytes.ms });
+  } finally {
+    await small.close();
+  }
+});
+
+test('missing database file is an error result naming it', async () => {
+  const r = await exec.execute('/nonexistent/x.sqlite', 'SELECT 1');
+  assert.equal(r.kind, 'error');
+  assert.match(r.kind === 'error' ? r.message : '', /unable to open|does not exist|not exist/i);
+});
+
+test('gold results are cached by db and normalized SQL', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  const hits = exec.stats.goldCacheHits;
+  const a = await exec.executeGold(db('concert_singer'), 'SELECT count(*) FROM singer');
+  const b = await exec.executeGold(db('concert_singer'), '  select COUNT(*)\n from   singer ; ');
+  assert.equal(exec.stats.goldCacheHits - hits, 1);
+  assert.equal(a, b);
+  await exec.executeGold(db('concert_singer'), "SELECT count(*) FROM singer WHERE Name = 'A  B'");
+  await exec.executeGold(db('concert_singer'), "SELECT count(*) FROM singer WHERE Name = 'a b'");
+  assert.equal(exec.stats.goldCacheHits - hits, 1, 'string literals keep their case and spaces');
+});
+
+test('normalizeSqlKey collapses whitespace and case outside literals only', () => {
+  assert.equal(normalizeSqlKey("SELECT  Name\nFROM t WHERE x = 'A  b' ;"), "select name from t where x = 'A  b'");
+  assert.equal(normalizeSqlKey('SELECT "My Col" FROM t'), 'select "My Col" from t');
+  assert.equal(normalizeSqlKey("SELECT 'it''s  X'"), "select 'it''s  X'");
+});
+
+test('checkSyntax prepares without running', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  assert.deepEqual(await exec.checkSyntax(db('concert_singer'), 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c'), { ok: true });
+  const bad = await exec.checkSyntax(db('concert_singer'), 'SELECT nope FROM singer');
+  assert.equal(bad.ok, false);
+  assert.match(bad.ok ? '' : bad.message, /no such column: nope/);
+  assert.equal((await exec.checkSyntax(db('concert_singer'), 'DELETE FROM singer')).ok, false);
+});
