@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -23,7 +23,10 @@ if (!NO_SPIDER) {
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 const exec = new SqlExecutor({ workers: 2, timeoutMs: TIMEOUT, maxRows: 100_000, maxBytes: 32 * 1024 * 1024 });
-after(() => exec.close());
+after(async () => {
+  await exec.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 type Kind = 'rows' | 'error' | 'timeout' | 'too_large';
 const hostile: [string, Kind][] = [

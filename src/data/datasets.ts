@@ -1,0 +1,163 @@
+// Dataset loaders: Spider, BIRD, a generic JSONL, and the bundled sample. Each returns Examples in
+// dataset order; a missing database file is not an error here (callers decide: evaluation reports
+// it or skips it), but a missing question file is, with the flag that fixes it.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Example } from './types.js';
+import { buildSampleDataset } from './sample.js';
+
+export const DATASETS = ['spider', 'bird', 'jsonl', 'sample'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+export interface DatasetOptions {
+  dataset: DatasetName;
+  /** Spider/BIRD root directory; for jsonl, the file (or pass `file`). */
+  dataDir?: string;
+  /** 'dev' (default) or 'train'. */
+  split?: string;
+  /** jsonl file. */
+  file?: string;
+  /** Where the SQLite files live; defaults per dataset (Spider: DIR/database, BIRD: DIR/<split>_databases). */
+  dbDir?: string;
+}
+
+function readJson(file: string, what: string, fix: string): unknown {
+  if (!existsSync(file)) throw new Error(`${what} '${file}' not found (${fix})`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (err) {
+    throw new Error(`${what} '${file}' is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function asRecords(value: unknown, file: string): Record<string, unknown>[] {
+  if (!Array.isArray(value)) throw new Error(`'${file}' must hold a JSON array of examples`);
+  return value as Record<string, unknown>[];
+}
+
+function str(rec: Record<string, unknown>, keys: string[], file: string, i: number): string {
+  for (const k of keys) if (typeof rec[k] === 'string') return rec[k] as string;
+  throw new Error(`${file}: example ${i} has no string field ${keys.map((k) => `'${k}'`).join(' or ')}`);
+}
+
+/** `<dbDir>/<id>/<id>.sqlite` (Spider, BIRD), or `<dbDir>/<id>.sqlite`, whichever exists; the first if neither. */
+export function dbPathFor(dbDir: string, dbId: string): string {
+  const nested = join(dbDir, dbId, `${dbId}.sqlite`);
+  if (existsSync(nested)) return nested;
+  const flat = join(dbDir, `${dbId}.sqlite`);
+  return existsSync(flat) ? flat : nested;
+}
+
+export function loadSpider(dataDir: string, split = 'dev', dbDir?: string): Example[] {
+  const files = split === 'train' ? ['train_spider.json', 'train_others.json'] : [`${split}.json`];
+  const db = resolve(dbDir ?? join(dataDir, 'database'));
+  const fix = 'pass --data-dir DIR holding dev.json, tables.json and database/; Spider is at https://yale-lily.github.io/spider';
+  const out: Example[] = [];
+  files.forEach((name, fileIndex) => {
+    const file = resolve(dataDir, name);
+    if (fileIndex > 0 && !existsSync(file)) return; // train_others.json is optional
+    asRecords(readJson(file, 'Spider file', fix), file).forEach((rec, i) => {
+      const dbId = str(rec, ['db_id'], file, i);
+      const index = out.length;
+      out.push({
+        id: `spider-${split}-${String(index).padStart(4, '0')}`,
+        index,
+        question: str(rec, ['question'], file, i),
+        dbId,
+        dbPath: dbPathFor(db, dbId),
+        goldSql: str(rec, ['query', 'SQL'], file, i),
+      });
+    });
+  });
+  return out;
+}
+
+export function loadBird(dataDir: string, split = 'dev', dbDir?: string): Example[] {
+  const file = resolve(dataDir, `${split}.json`);
+  const db = resolve(dbDir ?? join(dataDir, `${split}_databases`));
+  const fix = 'pass --data-dir DIR holding dev.json and dev_databases/; BIRD is at https://bird-bench.github.io';
+  return asRecords(readJson(file, 'BIRD file', fix), file).map((rec, i) => {
+    const dbId = str(rec, ['db_id'], file, i);
+    const evidence = typeof rec.evidence === 'string' && rec.evidence.trim() ? rec.evidence : undefined;
+    const difficulty = typeof rec.difficulty === 'string' ? rec.difficulty : undefined;
+    return {
+      id: `bird-${split}-${String(i).padStart(4, '0')}`,
+      index: i,
+      question: str(rec, ['question'], file, i),
+      dbId,
+      dbPath: dbPathFor(db, dbId),
+      goldSql: str(rec, ['SQL', 'sql', 'query'], file, i),
+      ...(evidence ? { evidence } : {}),
+      ...(difficulty ? { difficulty } : {}),
+    };
+  });
+}
+
+/**
+ * One JSON object per line: `question`, `sql` (or `query`/`gold_sql`), and `db_path` (relative to the
+ * file) or `db_id` (under dbDir, default the file's directory). Optional `id`, `evidence`, `difficulty`.
+ */
+export function loadJsonl(file: string, dbDir?: string): Example[] {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new Error(`JSONL file '${path}' not found (pass --file or --data-dir with the .jsonl path)`);
+  const base = dirname(path);
+  const dbRoot = resolve(dbDir ?? base);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: Example[] = [];
+  lines.forEach((line, lineNo) => {
+    if (!line.trim()) return;
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${path}:${lineNo + 1}: not a JSON object`);
+    }
+    const where = `${path}:${lineNo + 1}`;
+    const index = out.length;
+    const dbPathField = typeof rec.db_path === 'string' ? rec.db_path : undefined;
+    const dbId = typeof rec.db_id === 'string' ? rec.db_id : undefined;
+    if (!dbPathField && !dbId) throw new Error(`${where}: needs 'db_id' or 'db_path'`);
+    const dbPath = dbPathField ? (isAbsolute(dbPathField) ? dbPathField : resolve(base, dbPathField)) : dbPathFor(dbRoot, dbId!);
+    out.push({
+      id: typeof rec.id === 'string' ? rec.id : `jsonl-${String(index).padStart(4, '0')}`,
+      index,
+      question: str(rec, ['question'], where, index),
+      dbId: dbId ?? dbPath.replace(/^.*[\\/]/, '').replace(/\.(sqlite3?|db)$/, ''),
+      dbPath,
+      goldSql: str(rec, ['sql', 'query', 'gold_sql', 'SQL'], where, index),
+      ...(typeof rec.evidence === 'string' && rec.evidence ? { evidence: rec.evidence } : {}),
+      ...(typeof rec.difficulty === 'string' ? { difficulty: rec.difficulty } : {}),
+    });
+  });
+  return out;
+}
+
+export function loadDataset(opts: DatasetOptions): Example[] {
+  switch (opts.dataset) {
+    case 'spider':
+      if (!opts.dataDir) throw new Error('--data-dir is required for --dataset spider (the folder holding dev.json and database/)');
+      return loadSpider(opts.dataDir, opts.split, opts.dbDir);
+    case 'bird':
+      if (!opts.dataDir) throw new Error('--data-dir is required for --dataset bird (the folder holding dev.json and dev_databases/)');
+      return loadBird(opts.dataDir, opts.split, opts.dbDir);
+    case 'jsonl': {
+      const file = opts.file ?? opts.dataDir;
+      if (!file) throw new Error('--file is required for --dataset jsonl (a .jsonl file of {question, db_id|db_path, sql})');
+      return loadJsonl(file, opts.dbDir);
+    }
+    case 'sample': {
+      const sample = buildSampleDataset();
+      return loadJsonl(sample.questionsFile, sample.dbDir);
+    }
+  }
+}
+
+/** Examples whose database file is missing, for `--skip-missing-db` and clear errors. */
+export function missingDatabases(examples: Example[]): Example[] {
+  const seen = new Map<string, boolean>();
+  return examples.filter((e) => {
+    let ok = seen.get(e.dbPath);
+    if (ok === undefined) seen.set(e.dbPath, (ok = existsSync(e.dbPath)));
+    return !ok;
+  });
+}
