@@ -20,9 +20,17 @@ export interface ExecutorOptions {
   maxBytes?: number;
   /** Gold-result cache entries; default 4096. */
   goldCacheSize?: number;
+  /**
+   * A query running longer than this is presumed stuck and stops counting against `workers`: an extra
+   * worker starts so other queries keep flowing (runaways burn their own CPU until their timeout).
+   * Default 250 ms.
+   */
+  stallMs?: number;
+  /** Hard ceiling on worker processes, stuck ones included; default workers + 32. */
+  maxWorkers?: number;
 }
 
-export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096 };
+export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 250 };
 
 interface Job {
   req: WorkerRequest;
@@ -82,6 +90,9 @@ export class SqlExecutor {
   readonly maxRows: number;
   readonly maxBytes: number;
   private readonly size: number;
+  private readonly maxWorkers: number;
+  private readonly stallMs: number;
+  private stallTimer: NodeJS.Timeout | undefined;
   private readonly workers: Worker[] = [];
   private readonly queue: Job[] = [];
   private readonly goldCache = new Map<string, Promise<ExecResult>>();
@@ -97,6 +108,8 @@ export class SqlExecutor {
     this.maxRows = opts.maxRows ?? EXECUTOR_DEFAULTS.maxRows;
     this.maxBytes = opts.maxBytes ?? EXECUTOR_DEFAULTS.maxBytes;
     this.goldCacheSize = opts.goldCacheSize ?? EXECUTOR_DEFAULTS.goldCacheSize;
+    this.stallMs = opts.stallMs ?? EXECUTOR_DEFAULTS.stallMs;
+    this.maxWorkers = Math.max(this.size, opts.maxWorkers ?? this.size + 32);
   }
 
   /** Runs one statement read-only on `dbPath`. Never throws for bad SQL; see ExecResult. */
@@ -135,6 +148,7 @@ export class SqlExecutor {
   /** Kills every worker; pending and later calls resolve to an error result. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
     for (const job of this.queue.splice(0)) job.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
     await Promise.all(
       this.workers.splice(0).map(
@@ -161,17 +175,37 @@ export class SqlExecutor {
     });
   }
 
+  /** Workers allowed now: the core budget plus one for each query presumed stuck. */
+  private capacity(): number {
+    const now = performance.now();
+    const stuck = this.workers.filter((w) => w.job && now - w.startedAt > this.stallMs).length;
+    return Math.min(this.maxWorkers, this.size + stuck);
+  }
+
   private dispatch(): void {
     while (this.queue.length > 0) {
       let w = this.workers.find((x) => !x.job);
       if (!w) {
-        if (this.workers.length >= this.size) return;
+        if (this.workers.length >= this.capacity()) break;
         w = this.spawn();
       }
-      const job = this.queue.shift()!;
-      this.assign(w, job);
+      this.assign(w, this.queue.shift()!);
+    }
+    // Extra workers beyond the core budget leave once idle.
+    for (const w of this.workers.filter((x) => !x.job).slice(0, Math.max(0, this.workers.length - this.size))) this.retire(w);
+    if (this.queue.length > 0 && !this.stallTimer && !this.closed) {
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = undefined;
+        this.dispatch();
+      }, Math.max(10, this.stallMs / 4));
     }
     this.refWorkers();
+  }
+
+  private retire(w: Worker): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    w.child.kill('SIGKILL');
   }
 
   private assign(w: Worker, job: Job): void {

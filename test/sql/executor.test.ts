@@ -10,7 +10,7 @@ import { SqlExecutor, normalizeSqlKey } from '../../src/sql/executor.js';
 import { SPIDER_DIR, NO_SPIDER } from '../helpers/paths.js';
 
 const db = (id: string) => join(SPIDER_DIR, 'database', id, `${id}.sqlite`);
-const TIMEOUT = 1000;
+const TIMEOUT = 2000;
 const SLACK = 500;
 
 // A writable copy too: the process runs as root in CI, so file permissions alone would not stop a write.
@@ -190,4 +190,21 @@ test('checkSyntax prepares without running', { skip: NO_SPIDER && 'Spider data m
   assert.equal(bad.ok, false);
   assert.match(bad.ok ? '' : bad.message, /no such column: nope/);
   assert.equal((await exec.checkSyntax(db('concert_singer'), 'DELETE FROM singer')).ok, false);
+});
+
+test('other queries keep flowing while workers are stuck on runaways', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
+  const pool = new SqlExecutor({ workers: 2, timeoutMs: 6000 });
+  try {
+    const runaway = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+    const t0 = performance.now();
+    let firstTimeoutAt = Infinity;
+    const stuck = Array.from({ length: 6 }, () => pool.execute(db('concert_singer'), runaway).then((r) => ((firstTimeoutAt = Math.min(firstTimeoutAt, performance.now() - t0)), r)));
+    const quick = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.execute(db('concert_singer'), `SELECT count(*) + ${i} FROM singer`)));
+    const quickMs = performance.now() - t0;
+    assert.deepEqual(quick.map((r) => (r.kind === 'rows' ? r.rows[0]![0] : r.kind)), Array.from({ length: 20 }, (_, i) => 6 + i));
+    assert.deepEqual((await Promise.all(stuck)).map((r) => r.kind), Array(6).fill('timeout'));
+    assert.ok(quickMs < firstTimeoutAt, `quick queries (${quickMs.toFixed(0)} ms) waited for a runaway's timeout (${firstTimeoutAt.toFixed(0)} ms)`);
+  } finally {
+    await pool.close();
+  }
 });
