@@ -15,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return;
-      process.exitCode = err.exitCode || 2;
+      process.exitCode = 2; // every commander error is a usage error
       return;
     }
     if (err instanceof UsageError) {

@@ -43,6 +43,8 @@ interface Worker {
   job?: Job;
   startedAt: number;
   timer?: NodeJS.Timeout;
+  /** Booted (sent its ready message): a query's clock starts only then, so process start-up never eats its timeout. */
+  ready: boolean;
 }
 
 function workerEntry(): { path: string; execArgv: string[] } {
@@ -114,12 +116,12 @@ export class SqlExecutor {
 
   /** Runs one statement read-only on `dbPath`. Never throws for bad SQL; see ExecResult. */
   execute(dbPath: string, sql: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return this.submit('query', dbPath, sql, opts.timeoutMs ?? this.timeoutMs);
+    return this.submit('query', dbPath, sql, opts.timeoutMs ?? this.timeoutMs, opts.exactIntegers ?? false);
   }
 
   /** Like execute, but cached by (db, normalized SQL): gold queries are scored many times. */
   executeGold(dbPath: string, sql: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const key = `${dbPath}\u0000${normalizeSqlKey(sql)}`;
+    const key = `${dbPath}\u0000${opts.exactIntegers ? 'x' : ''}\u0000${normalizeSqlKey(sql)}`;
     const hit = this.goldCache.get(key);
     if (hit) {
       this.stats.goldCacheHits++;
@@ -139,7 +141,7 @@ export class SqlExecutor {
 
   /** SQLite accepts the statement (prepared, not run), and it is a read-only query. */
   async checkSyntax(dbPath: string, sql: string): Promise<{ ok: true } | { ok: false; message: string }> {
-    const r = await this.submit('prepare', dbPath, sql, this.timeoutMs);
+    const r = await this.submit('prepare', dbPath, sql, this.timeoutMs, false);
     if (r.kind === 'error') return { ok: false, message: r.message };
     if (r.kind === 'timeout') return { ok: false, message: 'timeout while preparing' };
     return { ok: true };
@@ -165,11 +167,11 @@ export class SqlExecutor {
     );
   }
 
-  private submit(op: WorkerRequest['op'], dbPath: string, sql: string, timeoutMs: number): Promise<ExecResult> {
+  private submit(op: WorkerRequest['op'], dbPath: string, sql: string, timeoutMs: number, exactIntegers: boolean): Promise<ExecResult> {
     if (this.closed) return Promise.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
     this.stats.queries++;
     return new Promise<ExecResult>((resolve) => {
-      const req: WorkerRequest = { id: this.nextId++, op, dbPath, sql, maxRows: this.maxRows, maxBytes: this.maxBytes };
+      const req: WorkerRequest = { id: this.nextId++, op, dbPath, sql, maxRows: this.maxRows, maxBytes: this.maxBytes, exactIntegers };
       this.queue.push({ req, timeoutMs, resolve });
       this.dispatch();
     });
@@ -178,7 +180,7 @@ export class SqlExecutor {
   /** Workers allowed now: the core budget plus one for each query presumed stuck. */
   private capacity(): number {
     const now = performance.now();
-    const stuck = this.workers.filter((w) => w.job && now - w.startedAt > this.stallMs).length;
+    const stuck = this.workers.filter((w) => w.job && w.ready && now - w.startedAt > this.stallMs).length;
     return Math.min(this.maxWorkers, this.size + stuck);
   }
 
@@ -210,9 +212,14 @@ export class SqlExecutor {
 
   private assign(w: Worker, job: Job): void {
     w.job = job;
-    w.startedAt = performance.now();
-    w.timer = setTimeout(() => this.onTimeout(w), job.timeoutMs);
     w.child.send(job.req);
+    if (w.ready) this.startClock(w);
+  }
+
+  private startClock(w: Worker): void {
+    if (!w.job) return;
+    w.startedAt = performance.now();
+    w.timer = setTimeout(() => this.onTimeout(w), w.job.timeoutMs);
   }
 
   private spawn(): Worker {
@@ -222,8 +229,13 @@ export class SqlExecutor {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
-    const w: Worker = { child, startedAt: 0 };
-    child.on('message', (msg: WorkerResponse) => {
+    const w: Worker = { child, startedAt: performance.now(), ready: false };
+    child.on('message', (msg: WorkerResponse | { ready: true }) => {
+      if ('ready' in msg) {
+        w.ready = true;
+        this.startClock(w);
+        return;
+      }
       if (!w.job || msg.id !== w.job.req.id) return;
       const job = w.job;
       clearTimeout(w.timer);

@@ -31,4 +31,9 @@ export type ExecResult = RowsResult | ErrorResult | TimeoutResult | TooLargeResu
 export interface ExecOptions {
   /** Per-query timeout; the worker is killed past it. Default: the executor's. */
   timeoutMs?: number;
+  /**
+   * Return SQLite INTEGERs as bigint, so an integer (1) stays distinguishable from an integral REAL (1.0),
+   * which the Spider evaluator's row ordering (str(x) + str(type(x))) depends on. Default false: numbers.
+   */
+  exactIntegers?: boolean;
 }

@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { register as compare } from './compare.js';
 import { register as dashboard } from './dashboard.js';
+import { register as evaluate } from './eval.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   compare,
   dashboard,
+  evaluate,
 ];

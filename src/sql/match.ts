@@ -1,0 +1,43 @@
+// Execution match: run gold (cached) and prediction in the sandbox and compare their results under
+// one of the compare modes. The single judgement that rewards, training and evaluation share.
+import { orderMatters, resultsEqual, sqlForMode, type CompareMode } from './compare.js';
+import type { SqlExecutor } from './executor.js';
+import type { ExecResult } from './types.js';
+
+export type MatchVerdict = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'gold_error';
+
+export interface MatchOutcome {
+  verdict: MatchVerdict;
+  gold: ExecResult;
+  pred: ExecResult;
+}
+
+export interface MatchInput {
+  dbPath: string;
+  goldSql: string;
+  predSql: string;
+  mode: CompareMode;
+  timeoutMs?: number;
+}
+
+/**
+ * Gold failing to run is `gold_error` (the official evaluator asserts; SQL-R1 scores it a match by a
+ * bug; we follow the intent: the example cannot be judged and the prediction gets no credit).
+ */
+export async function executionMatch(executor: SqlExecutor, input: MatchInput): Promise<MatchOutcome> {
+  const opts = { exactIntegers: input.mode === 'spider', ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) };
+  const [gold, pred] = await Promise.all([
+    executor.executeGold(input.dbPath, sqlForMode(input.goldSql, input.mode), opts),
+    executor.execute(input.dbPath, sqlForMode(input.predSql, input.mode), opts),
+  ]);
+  return { verdict: verdictOf(gold, pred, input.goldSql, input.mode), gold, pred };
+}
+
+/** The verdict from two execution results (pure; exported for tests and for callers that batch executions). */
+export function verdictOf(gold: ExecResult, pred: ExecResult, goldSql: string, mode: CompareMode): MatchVerdict {
+  if (pred.kind === 'error') return 'error';
+  if (pred.kind === 'timeout') return 'timeout';
+  if (pred.kind === 'too_large') return 'too_large';
+  if (gold.kind !== 'rows') return 'gold_error';
+  return resultsEqual(gold.rows, pred.rows, { mode, orderMatters: orderMatters(goldSql, mode), exactIntegers: mode === 'spider' }) ? 'match' : 'mismatch';
+}
