@@ -7,7 +7,7 @@ import type { CompareMode } from '../sql/compare.js';
 import type { SqlExecutor } from '../sql/executor.js';
 import { executionMatch } from '../sql/match.js';
 import type { ExecResult, SqlValue } from '../sql/types.js';
-import { mapConcurrent } from './generators.js';
+import { mapConcurrent } from './concurrency.js';
 import type { BucketAcc, EvalReportJson, ReportExample } from './html-report.js';
 
 export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'db_missing' | 'no_sql';

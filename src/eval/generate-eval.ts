@@ -6,7 +6,8 @@ import type { CompareMode } from '../sql/compare.js';
 import type { SqlExecutor } from '../sql/executor.js';
 import { executionMatch } from '../sql/match.js';
 import { evaluatePredictions, type EvalReport, type EvaluatedExample } from './execution-eval.js';
-import { CompletionCache, mapConcurrent, requestKey, type ChatMessage, type GenerationParams, type Generator } from './generators.js';
+import { mapConcurrent } from './concurrency.js';
+import { CompletionCache, requestKey, type ChatMessage, type GenerationParams, type Generator } from './generators.js';
 import { majorityVote, passAtK } from './voting.js';
 
 export interface GenerateEvalOptions {

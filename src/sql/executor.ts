@@ -4,7 +4,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ExecOptions, ExecResult } from './types.js';
 import type { WorkerRequest, WorkerResponse } from './executor-worker.js';
@@ -23,14 +23,14 @@ export interface ExecutorOptions {
   /**
    * A query running longer than this is presumed stuck and stops counting against `workers`: an extra
    * worker starts so other queries keep flowing (runaways burn their own CPU until their timeout).
-   * Default 250 ms.
+   * Default 100 ms.
    */
   stallMs?: number;
   /** Hard ceiling on worker processes, stuck ones included; default workers + 32. */
   maxWorkers?: number;
 }
 
-export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 250 };
+export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 100 };
 
 interface Job {
   req: WorkerRequest;
@@ -45,6 +45,8 @@ interface Worker {
   timer?: NodeJS.Timeout;
   /** Booted (sent its ready message): a query's clock starts only then, so process start-up never eats its timeout. */
   ready: boolean;
+  /** Lowered to the lowest CPU priority once presumed stuck. */
+  niced?: boolean;
 }
 
 function workerEntry(): { path: string; execArgv: string[] } {
@@ -180,8 +182,18 @@ export class SqlExecutor {
   /** Workers allowed now: the core budget plus one for each query presumed stuck. */
   private capacity(): number {
     const now = performance.now();
-    const stuck = this.workers.filter((w) => w.job && w.ready && now - w.startedAt > this.stallMs).length;
-    return Math.min(this.maxWorkers, this.size + stuck);
+    const stuck = this.workers.filter((w) => w.job && w.ready && now - w.startedAt > this.stallMs);
+    // A presumed runaway yields the CPU to the queries still flowing (it dies at its timeout anyway).
+    for (const w of stuck) {
+      if (w.niced || w.child.pid === undefined) continue;
+      w.niced = true;
+      try {
+        setPriority(w.child.pid, 19);
+      } catch {
+        // not permitted on this platform: the runaway keeps its share until its timeout
+      }
+    }
+    return Math.min(this.maxWorkers, this.size + stuck.length);
   }
 
   private dispatch(): void {

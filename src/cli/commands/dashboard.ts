@@ -2,7 +2,6 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { startDashboard } from '../../serve/dashboard/server.js';
 import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
 
 export const DashboardOptions = z.object({
@@ -22,6 +21,7 @@ export function register(program: Command): void {
     const opts = resolveOptions(cmd, DashboardOptions, { runDirs });
     const missing = opts.runDirs.filter((d) => !existsSync(d));
     if (missing.length === opts.runDirs.length) throw new UsageError(`run directory '${missing[0]}' does not exist (pass the output dir of sqlrl train)`);
+    const { startDashboard } = await import('../../serve/dashboard/server.js'); // Fastify only when serving
     const dash = await startDashboard(opts);
     process.stderr.write(`sqlrl dashboard: ${dash.url} (Ctrl-C to stop)\n`);
     for (const d of missing) process.stderr.write(`sqlrl dashboard: warning: '${d}' does not exist yet; it will show once written\n`);
