@@ -1,0 +1,86 @@
+// Scores batches of completions: extract SQL, run prediction and (cached) gold in the sandbox pool
+// concurrently, check syntax or read the schema only when the design needs it, then apply the design.
+import type { SqlExecutor } from '../sql/executor.js';
+import { executionMatch } from '../sql/match.js';
+import { readSchema, schemaNames } from '../sql/schema.js';
+import type { ExecResult } from '../sql/types.js';
+import type { RewardContext, Verdict } from './components.js';
+import { extractSql, type Extraction } from './extract.js';
+import { needs, resolveDesign, scoreContext, type RewardConfig, type RewardDesign } from './presets.js';
+
+export interface RewardItem {
+  completion: string;
+  dbPath: string;
+  goldSql: string;
+}
+
+export interface RewardResult {
+  reward: number;
+  components: Record<string, number>;
+  /** The verdict, or 'no_sql' when nothing could be extracted. */
+  status: Verdict;
+  sql: string | null;
+  extraction: Extraction;
+  pred: ExecResult | null;
+  gold: ExecResult | null;
+  details: Record<string, unknown>;
+}
+
+export class RewardScorer {
+  readonly design: RewardDesign;
+  private readonly schemas = new Map<string, Map<string, Set<string>> | null>();
+
+  constructor(
+    private readonly executor: SqlExecutor,
+    config: RewardConfig | string,
+    private readonly opts: { timeoutMs?: number } = {},
+  ) {
+    this.design = resolveDesign(config);
+  }
+
+  async score(items: RewardItem[]): Promise<RewardResult[]> {
+    return Promise.all(items.map((it) => this.scoreOne(it)));
+  }
+
+  private schemaOf(dbPath: string): Map<string, Set<string>> | null {
+    if (!this.schemas.has(dbPath)) {
+      try {
+        this.schemas.set(dbPath, schemaNames(readSchema(dbPath, { samples: 0 })));
+      } catch {
+        this.schemas.set(dbPath, null);
+      }
+    }
+    return this.schemas.get(dbPath)!;
+  }
+
+  async scoreOne(item: RewardItem): Promise<RewardResult> {
+    const extraction = extractSql(item.completion);
+    const need = needs(this.design);
+    let verdict: Verdict = 'no_sql';
+    let pred: ExecResult | null = null;
+    let gold: ExecResult | null = null;
+    let syntaxOk: boolean | null = null;
+    if (extraction.sql) {
+      const [m, syn] = await Promise.all([
+        executionMatch(this.executor, { dbPath: item.dbPath, goldSql: item.goldSql, predSql: extraction.sql, mode: this.design.mode, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) }),
+        need.syntax ? this.executor.checkSyntax(item.dbPath, extraction.sql) : Promise.resolve(null),
+      ]);
+      verdict = m.verdict;
+      pred = m.pred;
+      gold = m.gold;
+      syntaxOk = syn ? syn.ok : null;
+    } else if (need.syntax) syntaxOk = false;
+    const ctx: RewardContext = {
+      completion: item.completion,
+      extraction,
+      goldSql: item.goldSql,
+      verdict,
+      pred,
+      gold,
+      syntaxOk,
+      schema: need.schema ? this.schemaOf(item.dbPath) : null,
+    };
+    const b = scoreContext(this.design, ctx);
+    return { reward: b.reward, components: b.components, status: verdict, sql: extraction.sql, extraction, pred, gold, details: b.details };
+  }
+}
