@@ -28,8 +28,9 @@ const count = (s: string, sub: string) => s.split(sub).length - 1;
 /** The last fenced block (```sql preferred, else any ```), and whether it was closed. */
 export function lastFence(text: string): { body: string; closed: boolean } | null {
   const re = /```([A-Za-z0-9_-]*)[^\S\n]*\n?([\s\S]*?)(```|$)/g;
-  let best: { body: string; closed: boolean; lang: string } | null = null;
-  let bestSql: typeof best = null;
+  type Fence = { body: string; closed: boolean; lang: string };
+  let best: Fence | null = null;
+  let bestSql: Fence | null = null;
   for (const m of text.matchAll(re)) {
     const cand = { body: m[2]!, closed: m[3] === '```', lang: m[1]!.toLowerCase() };
     best = cand;
