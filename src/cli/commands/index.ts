@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { register as compare } from './compare.js';
 import { register as dashboard } from './dashboard.js';
 import { register as evaluate } from './eval.js';
+import { register as serve } from './serve.js';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -10,4 +11,5 @@ export const commands: RegisterCommand[] = [
   compare,
   dashboard,
   evaluate,
+  serve,
 ];

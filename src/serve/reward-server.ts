@@ -1,0 +1,203 @@
+// The reward server: sqlrl's rewards over HTTP for the GPU RL engines. Stateless apart from the
+// dataset index and the sandbox pool, so it scales out by adding replicas.
+//   POST /v1/rewards   {"items": [{"completion", "example_id"} | {"completion", "db_id", "gold_sql"}]}
+//   POST /get_reward   OpenRLHF's remote reward protocol ({"query", "prompts", "labels"})
+//   GET  /health, GET /metrics (Prometheus text)
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { dbPathFor } from '../data/datasets.js';
+import type { Example } from '../data/types.js';
+import { RewardScorer, type RewardResult } from '../reward/scorer.js';
+import type { RewardConfig } from '../reward/presets.js';
+import type { SqlExecutor } from '../sql/executor.js';
+
+export interface RewardServerOptions {
+  examples: Example[];
+  /** Where `db_id` items find their database when no example names it. */
+  dbDir?: string;
+  reward: RewardConfig | string;
+  executor: SqlExecutor;
+  host?: string;
+  port?: number;
+  /** Require `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Largest accepted request body in bytes (default 16 MiB). */
+  bodyLimit?: number;
+  /** Most items in one /v1/rewards request (default 4096). */
+  maxItems?: number;
+}
+
+export interface RewardServer {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+class BadRequest extends Error {
+  readonly statusCode = 400;
+}
+
+const Item = z.union([
+  z.object({ completion: z.string(), example_id: z.string() }).strict(),
+  z.object({ completion: z.string(), db_id: z.string(), gold_sql: z.string() }).strict(),
+]);
+
+const OpenRlhfBody = z.object({
+  query: z.array(z.string()),
+  prompts: z.array(z.string()).optional(),
+  labels: z.array(z.union([z.string(), z.record(z.string(), z.unknown())])),
+});
+
+function oneLine(err: z.ZodError): string {
+  const i = err.issues[0]!;
+  return `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`;
+}
+
+/** Prometheus counters and a latency histogram, by route. */
+class Metrics {
+  requests = new Map<string, number>();
+  errors = new Map<string, number>();
+  rewards = 0;
+  private readonly buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  private readonly hist = new Map<string, { counts: number[]; sum: number; n: number }>();
+
+  observe(route: string, seconds: number, status: number): void {
+    this.requests.set(route, (this.requests.get(route) ?? 0) + 1);
+    if (status >= 400) this.errors.set(`${route} ${status}`, (this.errors.get(`${route} ${status}`) ?? 0) + 1);
+    const h = this.hist.get(route) ?? { counts: this.buckets.map(() => 0), sum: 0, n: 0 };
+    this.buckets.forEach((b, i) => {
+      if (seconds <= b) h.counts[i]!++;
+    });
+    h.sum += seconds;
+    h.n++;
+    this.hist.set(route, h);
+  }
+
+  text(executor: SqlExecutor): string {
+    const lines = ['# TYPE sqlrl_requests_total counter'];
+    for (const [r, n] of this.requests) lines.push(`sqlrl_requests_total{route="${r}"} ${n}`);
+    lines.push('# TYPE sqlrl_request_errors_total counter');
+    for (const [k, n] of this.errors) {
+      const [r, s] = k.split(' ');
+      lines.push(`sqlrl_request_errors_total{route="${r}",status="${s}"} ${n}`);
+    }
+    lines.push('# TYPE sqlrl_request_duration_seconds histogram');
+    for (const [r, h] of this.hist) {
+      this.buckets.forEach((b, i) => lines.push(`sqlrl_request_duration_seconds_bucket{route="${r}",le="${b}"} ${h.counts[i]}`));
+      lines.push(`sqlrl_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${h.n}`);
+      lines.push(`sqlrl_request_duration_seconds_sum{route="${r}"} ${h.sum}`, `sqlrl_request_duration_seconds_count{route="${r}"} ${h.n}`);
+    }
+    lines.push(
+      '# TYPE sqlrl_rewards_total counter',
+      `sqlrl_rewards_total ${this.rewards}`,
+      '# TYPE sqlrl_sql_queries_total counter',
+      `sqlrl_sql_queries_total ${executor.stats.queries}`,
+      '# TYPE sqlrl_sql_timeouts_total counter',
+      `sqlrl_sql_timeouts_total ${executor.stats.timeouts}`,
+      '# TYPE sqlrl_gold_cache_hits_total counter',
+      `sqlrl_gold_cache_hits_total ${executor.stats.goldCacheHits}`,
+    );
+    return lines.join('\n') + '\n';
+  }
+}
+
+export async function startRewardServer(opts: RewardServerOptions): Promise<RewardServer> {
+  const scorer = new RewardScorer(opts.executor, opts.reward);
+  const byId = new Map(opts.examples.map((e) => [e.id, e]));
+  const dbById = new Map(opts.examples.map((e) => [e.dbId, e.dbPath]));
+  const metrics = new Metrics();
+  const maxItems = opts.maxItems ?? 4096;
+  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024, forceCloseConnections: false, logger: false });
+
+  const dbPathOf = (dbId: string, where: string): string => {
+    const p = dbById.get(dbId) ?? (opts.dbDir ? dbPathFor(opts.dbDir, dbId) : undefined);
+    if (!p) throw new BadRequest(`${where}: unknown db_id '${dbId}' (not in the loaded dataset; start sqlrl serve with --db-dir)`);
+    return p;
+  };
+  const resolveLabel = (label: string | Record<string, unknown>, where: string): { dbPath: string; goldSql: string } => {
+    let obj: Record<string, unknown> | null = typeof label === 'object' ? label : null;
+    if (typeof label === 'string' && label.trim().startsWith('{')) {
+      try {
+        obj = JSON.parse(label) as Record<string, unknown>;
+      } catch {
+        throw new BadRequest(`${where}: label is not valid JSON`);
+      }
+    }
+    if (obj) {
+      if (typeof obj.db_id !== 'string' || typeof obj.gold_sql !== 'string') throw new BadRequest(`${where}: a JSON label needs string fields db_id and gold_sql`);
+      return { dbPath: dbPathOf(obj.db_id, where), goldSql: obj.gold_sql };
+    }
+    const ex = byId.get(label as string);
+    if (!ex) throw new BadRequest(`${where}: unknown example id '${label}'`);
+    return { dbPath: ex.dbPath, goldSql: ex.goldSql };
+  };
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    (req as FastifyRequest & { t0?: number }).t0 = performance.now();
+    if (opts.token && req.url !== '/health' && req.headers.authorization !== `Bearer ${opts.token}`) {
+      await reply.code(401).send({ error: 'missing or wrong bearer token (send Authorization: Bearer <token>)' });
+    }
+  });
+  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+    const t0 = (req as FastifyRequest & { t0?: number }).t0 ?? performance.now();
+    metrics.observe(req.routeOptions.url ?? 'unknown', (performance.now() - t0) / 1000, reply.statusCode);
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    void reply.code(status).send({ error: err.message.split('\n')[0] });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no route ${req.method} ${req.url} (see GET /health; POST /v1/rewards, POST /get_reward)` });
+  });
+
+  const summarize = (r: RewardResult) => ({ reward: r.reward, components: r.components, status: r.status, sql: r.sql });
+
+  app.post('/v1/rewards', async (req) => {
+    const body = req.body as { items?: unknown } | null;
+    if (!body || typeof body !== 'object' || !Array.isArray(body.items)) throw new BadRequest('body must be {"items": [...]}');
+    if (body.items.length > maxItems) throw new BadRequest(`too many items: ${body.items.length} (at most ${maxItems} per request)`);
+    const items = body.items.map((raw, i) => {
+      const p = Item.safeParse(raw);
+      if (!p.success) throw new BadRequest(`items.${i}: needs {completion, example_id} or {completion, db_id, gold_sql} (${oneLine(p.error)})`);
+      const it = p.data;
+      if ('example_id' in it) return { completion: it.completion, ...resolveLabel(it.example_id, `items.${i}`) };
+      return { completion: it.completion, dbPath: dbPathOf(it.db_id, `items.${i}`), goldSql: it.gold_sql };
+    });
+    const results = await scorer.score(items);
+    metrics.rewards += results.length;
+    return { results: results.map(summarize) };
+  });
+
+  const openRlhf = async (req: FastifyRequest) => {
+    const p = OpenRlhfBody.safeParse(req.body);
+    if (!p.success) throw new BadRequest(`body must be {"query": [...], "prompts": [...], "labels": [...]} (${oneLine(p.error)})`);
+    const { query, prompts, labels } = p.data;
+    if (labels.length !== query.length || (prompts && prompts.length !== query.length)) throw new BadRequest('query, prompts and labels must have the same length');
+    const items = query.map((q, i) => {
+      const prompt = prompts?.[i];
+      // `query` is prompt + response with special tokens kept: the response is what follows the prompt.
+      const at = prompt ? q.indexOf(prompt) : -1;
+      const completion = at >= 0 ? q.slice(at + prompt!.length) : q;
+      return { completion, ...resolveLabel(labels[i]!, `labels.${i}`) };
+    });
+    const results = await scorer.score(items);
+    metrics.rewards += results.length;
+    const names = [...new Set(results.flatMap((r) => Object.keys(r.components)))];
+    return {
+      rewards: results.map((r) => r.reward),
+      scores: results.map((r) => (r.status === 'match' ? 1 : 0)),
+      extra_logs: { ...Object.fromEntries(names.map((n) => [`reward_${n}`, results.map((r) => r.components[n] ?? 0)])), execution_match: results.map((r) => (r.status === 'match' ? 1 : 0)) },
+    };
+  };
+  app.post('/get_reward', openRlhf);
+  app.post('/v1/openrlhf', openRlhf);
+
+  app.get('/health', async () => ({ ok: true, examples: opts.examples.length, reward: scorer.design.name, mode: scorer.design.mode }));
+  app.get('/metrics', async (_req, reply) => {
+    void reply.type('text/plain; version=0.0.4');
+    return metrics.text(opts.executor);
+  });
+
+  const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8000 });
+  return { url: address, app, close: () => app.close() };
+}
