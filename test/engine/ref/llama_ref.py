@@ -117,6 +117,14 @@ def main():
             out["grads"] = {k: v.grad.reshape(-1).tolist() for k, v in m.lora.items()}
         if req.get("last_logits"):
             out["last_logits"] = (h[-1] @ m.head().T).tolist()
+    elif req["op"] == "teacher":
+        # one pass over prompt + completion: the argmax after every position (greedy decoding agrees with it
+        # token for token iff these equal the completion) and the logits at the last position
+        with torch.no_grad():
+            h = m.hidden(req["tokens"])
+            logits = h @ m.head().T
+            out["argmax"] = torch.argmax(logits, -1).tolist()
+            out["last_logits"] = logits[-1].tolist()
     elif req["op"] == "greedy":
         tokens = list(req["tokens"])
         gen = []
