@@ -59,12 +59,12 @@ export function tinyWeights(c: ModelConfig, seed = 1, std = 0.3): Map<string, Te
 const CORPUS = ['SELECT count(*) FROM singer WHERE age > 30', 'How many singers are there?', 'SELECT name FROM t ORDER BY x DESC LIMIT 1', 'user assistant system'];
 
 /** Writes a tiny model as a Hugging Face folder (config.json, model.safetensors, tokenizer.json + config with ChatML). */
-export function writeTinyModelDir(dir: string, kind: 'llama' | 'qwen2', seed = 1): { config: ModelConfig; weights: Map<string, Tensor> } {
+export function writeTinyModelDir(dir: string, kind: 'llama' | 'qwen2', seed = 1, over: Partial<ModelConfig> = {}, std = 0.3): { config: ModelConfig; weights: Map<string, Tensor> } {
   mkdirSync(dir, { recursive: true });
   const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
   const tok = fitByteLevelBpe(CORPUS, { vocabSize: 300, specialTokens: specials, minFrequency: 1 });
-  const config = tinyConfig(kind);
-  const weights = tinyWeights(config, seed);
+  const config = tinyConfig(kind, over);
+  const weights = tinyWeights(config, seed, std);
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ chat_template: CHATML_TEMPLATE, eos_token: '<|im_end|>', bos_token: null, pad_token: '<|endoftext|>' }));
   writeFileSync(
@@ -81,6 +81,7 @@ export function writeTinyModelDir(dir: string, kind: 'llama' | 'qwen2', seed = 1
       rms_norm_eps: config.rmsNormEps,
       rope_theta: config.ropeTheta,
       max_position_embeddings: config.maxPositionEmbeddings,
+      head_dim: config.headDim,
       tie_word_embeddings: config.tieWordEmbeddings,
       eos_token_id: 299,
       torch_dtype: 'float32',
