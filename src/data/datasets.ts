@@ -5,8 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Example } from './types.js';
 import { buildSampleDataset } from './sample.js';
+import { loadSynth } from './synth.js';
 
-export const DATASETS = ['spider', 'bird', 'jsonl', 'sample'] as const;
+export const DATASETS = ['spider', 'bird', 'jsonl', 'sample', 'builtin'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 export interface DatasetOptions {
@@ -145,6 +146,8 @@ export function loadDataset(opts: DatasetOptions): Example[] {
       if (!file) throw new Error('--file is required for --dataset jsonl (a .jsonl file of {question, db_id|db_path, sql})');
       return loadJsonl(file, opts.dbDir);
     }
+    case 'builtin':
+      return loadSynth(opts.split === 'dev' || opts.split === 'heldout' ? 'heldout' : opts.split ?? 'train');
     case 'sample': {
       const sample = buildSampleDataset();
       return loadJsonl(sample.questionsFile, sample.dbDir);

@@ -9,6 +9,9 @@ import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from '.
 import { CausalLM, rng, type Param } from './model.js';
 import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
 import { chooseToken } from './sample.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SafetensorsFile, writeSafetensors } from './io/safetensors.js';
 import type { ChatTokenizer } from './tokenizer.js';
 
 export interface CpuPolicyOptions {
@@ -159,20 +162,40 @@ export class CpuPolicy implements Policy {
     });
   }
 
-  /** Logprobs and per-token entropies in one pass (metrics). */
-  async logprobsWithEntropy(seq: Sequence, temperature = 1): Promise<{ logprobs: Float32Array; entropy: Float32Array }> {
+  /** Per-token entropies of the policy's distribution over a completion (metrics). */
+  async entropy(seq: Sequence, temperature = 1): Promise<Float32Array> {
     const entropy = new Float32Array(seq.completion.length);
-    const { logprobs } = this.model.forwardTrain([...seq.prompt, ...seq.completion], seq.prompt.length, { adapter: true, temperature, keep: false, entropy });
-    return { logprobs, entropy };
+    if (seq.completion.length) this.model.forwardTrain([...seq.prompt, ...seq.completion], seq.prompt.length, { adapter: true, temperature, keep: false, entropy });
+    return entropy;
   }
 
-  async backward(seqs: Sequence[], dLogprob: Float32Array[], opts: { temperature?: number } = {}): Promise<void> {
+  async saveCheckpoint(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    writeSafetensors(join(dir, 'trainable.safetensors'), new Map(this.params.map((p) => [p.name, { shape: p.shape, data: p.data }])));
+    this.optimizer?.save(dir);
+  }
+
+  async loadCheckpoint(dir: string): Promise<void> {
+    const st = new SafetensorsFile(join(dir, 'trainable.safetensors'));
+    try {
+      for (const p of this.params) {
+        if (!st.entries.has(p.name)) throw new Error(`checkpoint ${dir} lacks '${p.name}' (was it written by a run with the same model and adapter settings?)`);
+        p.data.set(st.read(p.name).data);
+      }
+    } finally {
+      st.close();
+    }
+    this.optimizer?.load(dir);
+  }
+
+  async backward(seqs: Sequence[], dLogprob: Float32Array[], opts: { temperature?: number } = {}): Promise<Float32Array[]> {
     if (!this.params.length) throw new Error('this policy has no trainable parameters (load it with train: lora or full)');
-    seqs.forEach((s, i) => {
+    return seqs.map((s, i) => {
       const g = dLogprob[i]!;
-      if (!s.completion.length || g.every((x) => x === 0)) return;
-      const { state } = this.model.forwardTrain([...s.prompt, ...s.completion], s.prompt.length, { adapter: true, temperature: opts.temperature ?? 1, keep: true });
-      this.model.backwardTrain(state!, g);
+      if (!s.completion.length) return new Float32Array(0);
+      const { logprobs, state } = this.model.forwardTrain([...s.prompt, ...s.completion], s.prompt.length, { adapter: true, temperature: opts.temperature ?? 1, keep: !g.every((x) => x === 0) });
+      if (state) this.model.backwardTrain(state, g);
+      return logprobs;
     });
   }
 

@@ -39,9 +39,17 @@ export interface Policy {
   sample(prompt: number[], n: number, opts: SampleOptions): Promise<Sample[]>;
   /** Per-completion-token logprobs at `temperature` (default 1); adapter off = reference policy. */
   logprobs(seqs: Sequence[], opts?: { adapter?: boolean; temperature?: number }): Promise<Float32Array[]>;
-  /** Accumulates gradients of sum_t g_t * logp_t into the trainable weights. */
-  backward(seqs: Sequence[], dLogprob: Float32Array[], opts?: { temperature?: number }): Promise<void>;
+  /** Accumulates gradients of sum_t g_t * logp_t into the trainable weights; returns the logprobs its forward pass computed. */
+  backward(seqs: Sequence[], dLogprob: Float32Array[], opts?: { temperature?: number }): Promise<Float32Array[]>;
   /** Optimizer step, then zero the gradients. Returns the pre-clip gradient norm. */
   step(): number;
+  /** Learning rate of the next step() (the trainer owns the schedule). */
+  setLearningRate(lr: number): void;
+  /** The trained weights in their published format (PEFT adapter, or a full model folder). */
   save(dir: string): Promise<void>;
+  /** Everything needed to continue training exactly: trained weights and optimizer state. */
+  saveCheckpoint(dir: string): Promise<void>;
+  loadCheckpoint(dir: string): Promise<void>;
+  /** Per-token entropy of the policy on a sequence (metrics only). */
+  entropy?(seq: Sequence, temperature: number): Promise<Float32Array>;
 }

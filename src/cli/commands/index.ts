@@ -2,14 +2,18 @@
 import type { Command } from 'commander';
 import { register as compare } from './compare.js';
 import { register as dashboard } from './dashboard.js';
+import { register as demo } from './demo.js';
 import { register as evaluate } from './eval.js';
 import { register as serve } from './serve.js';
+import { register as train } from './train.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
   compare,
   dashboard,
+  demo,
   evaluate,
   serve,
+  train,
 ];
