@@ -202,8 +202,8 @@ export interface SynthOptions {
 export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
   const seed = opts.seed ?? 0;
   const trainRounds = opts.trainRounds ?? 30;
-  const heldRounds = opts.heldoutRounds ?? 12;
-  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v1-seed${seed}-r${trainRounds}-${heldRounds}`);
+  const heldRounds = opts.heldoutRounds ?? 40;
+  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v2-seed${seed}-r${trainRounds}-${heldRounds}`);
   const bench = { dir, trainFile: join(dir, 'train.jsonl'), heldoutFile: join(dir, 'heldout.jsonl') };
   if (existsSync(bench.heldoutFile)) return bench;
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -229,7 +229,11 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
           into.push(JSON.stringify({ id: `synth-${split}-${String(into.length).padStart(4, '0')}`, question: x.question, db_id: spec.name, sql: x.sql, difficulty: x.template }));
         }
       };
-      if (isHeldDb) for (let r = 0; r < heldRounds * 2; r++) emit(instantiate(spec, db, random), held, 'heldout');
+      if (isHeldDb) {
+        const before = held.length;
+        for (let r = 0; r < heldRounds && held.length - before < 60; r++) emit(instantiate(spec, db, random), held, 'heldout');
+        held.splice(before + 60);
+      }
       else {
         for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random), train, 'train');
         // unseen instances: fresh draws whose question text never appeared in train

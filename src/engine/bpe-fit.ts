@@ -9,6 +9,8 @@ export interface FitOptions {
   specialTokens: string[];
   /** Pairs seen fewer times than this are never merged. Default 2. */
   minFrequency?: number;
+  /** Split digits one by one before BPE (as SmolLM2 and Qwen2 do): numbers are copied digit by digit. */
+  splitDigits?: boolean;
 }
 
 export interface TokenizerJson {
@@ -17,7 +19,7 @@ export interface TokenizerJson {
   padding: null;
   added_tokens: { id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }[];
   normalizer: null;
-  pre_tokenizer: { type: 'ByteLevel'; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
+  pre_tokenizer: { type: 'ByteLevel'; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean } | { type: 'Sequence'; pretokenizers: Record<string, unknown>[] };
   post_processor: null;
   decoder: { type: 'ByteLevel'; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
   model: {
@@ -55,7 +57,10 @@ export function fitByteLevelBpe(corpus: Iterable<string>, opts: FitOptions): Tok
   const byteChar = bytesToUnicode();
   const encoder = new TextEncoder();
   const wordCounts = new Map<string, number>();
-  for (const text of corpus) {
+  for (const raw of corpus) {
+    // Digits(individual_digits) runs first: each digit is its own piece, split from its neighbours
+    const pieces = opts.splitDigits ? raw.split(/(\p{N})/u).filter((x) => x !== '') : [raw];
+    for (const text of pieces)
     for (const m of text.matchAll(GPT2_SPLIT)) {
       const w = Array.from(encoder.encode(m[0]), (b) => byteChar[b]).join('');
       wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
@@ -117,7 +122,7 @@ export function fitByteLevelBpe(corpus: Iterable<string>, opts: FitOptions): Tok
     padding: null,
     added_tokens,
     normalizer: null,
-    pre_tokenizer: byteLevel,
+    pre_tokenizer: opts.splitDigits ? { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] } : byteLevel,
     post_processor: null,
     decoder: byteLevel,
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },

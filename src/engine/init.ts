@@ -52,7 +52,7 @@ export function initWeights(c: ModelConfig, seed: number, std = 0.02): Map<strin
 export function createScratchModel(dir: string, corpus: string[], o: ScratchModelOptions): ModelConfig {
   mkdirSync(dir, { recursive: true });
   const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
-  const tok = fitByteLevelBpe(corpus, { vocabSize: o.vocabSize, specialTokens: specials });
+  const tok = fitByteLevelBpe(corpus, { vocabSize: o.vocabSize, specialTokens: specials, splitDigits: true });
   const vocabSize = Object.keys(tok.model.vocab).length;
   const eos = tok.model.vocab['<|im_end|>']!;
   const config: ModelConfig = {

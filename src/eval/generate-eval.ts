@@ -31,6 +31,8 @@ export interface GenerateEvalOptions {
   skipMissingDb?: boolean;
   missingDbPaths?: Set<string>;
   onProgress?: (phase: 'greedy' | 'sample' | 'judge', done: number, total: number) => void;
+  /** Told how many generations came from the cache (resumed runs). */
+  onCached?: (cached: number, total: number) => void;
 }
 
 export interface SelfConsistency {
@@ -59,15 +61,19 @@ async function generateCached(
   params: GenerationParams,
   cache: CompletionCache,
   onDone: (done: number) => void,
+  onCached?: (cached: number, total: number) => void,
 ): Promise<string[][]> {
   const keys = requests.map((r) => requestKey(gen.name, r, params));
   const out: (string[] | undefined)[] = keys.map((k) => cache.get(k));
   const todo = requests.map((r, i) => ({ r, i })).filter(({ i }) => !out[i]);
+  onCached?.(requests.length - todo.length, requests.length);
   let done = requests.length - todo.length;
   onDone(done);
-  // Batches, so each finished batch is written to the cache before the next starts.
-  for (let start = 0; start < todo.length; start += 16) {
-    const batch = todo.slice(start, start + 16);
+  // Batches of the generator's concurrency, each written to the cache before the next starts, so an
+  // interrupted run loses at most one batch.
+  const size = Math.max(1, gen.concurrency ?? 1);
+  for (let start = 0; start < todo.length; start += size) {
+    const batch = todo.slice(start, start + size);
     const got = await gen.generate(batch.map((t) => t.r), params, () => onDone(++done));
     batch.forEach(({ r, i }, j) => {
       out[i] = got[j]!;
@@ -86,7 +92,7 @@ export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<Gene
   const liveIndex = opts.examples.map((ex, i) => (skip.has(ex.dbPath) ? -1 : i)).filter((i) => i >= 0);
 
   const base: Omit<GenerationParams, 'n' | 'temperature'> = { topP: 1, maxTokens: opts.maxTokens, ...(opts.stop ? { stop: opts.stop } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
-  const greedyLive = await generateCached(opts.generator, live, { ...base, n: 1, temperature: 0 }, cache, (d) => opts.onProgress?.('greedy', d, live.length));
+  const greedyLive = await generateCached(opts.generator, live, { ...base, n: 1, temperature: 0 }, cache, (d) => opts.onProgress?.('greedy', d, live.length), opts.onCached);
   const completions: (string | null)[] = new Array(total).fill(null);
   liveIndex.forEach((i, j) => (completions[i] = greedyLive[j]![0] ?? ''));
   const predictions = completions.map((c) => (c === null ? null : opts.extract(c)));

@@ -29,6 +29,8 @@ export interface GenerationParams {
 
 export interface Generator {
   readonly name: string;
+  /** Requests worth sending at once (an endpoint's concurrency; 1 for a local model). */
+  readonly concurrency?: number;
   /** Completions for each request, in request order; `onDone` fires as each request finishes. */
   generate(requests: GenerationRequest[], params: GenerationParams, onDone?: (index: number) => void): Promise<string[][]>;
   close?(): Promise<void>;
@@ -107,6 +109,10 @@ export class EndpointGenerator implements Generator {
       maxRetries: opts.maxRetries ?? 4,
     });
     this.cache = new CompletionCache(opts.cacheFile ?? null);
+  }
+
+  get concurrency(): number {
+    return this.opts.concurrency ?? 8;
   }
 
   get cachedRequests(): number {

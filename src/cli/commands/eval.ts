@@ -33,6 +33,18 @@ export const EvalOptions = z.object({
   ...DatasetFields,
   ...ExecFields,
   pred: z.string().optional().describe('predictions file: one SQL per line in dataset order (Spider submission format); default for --dataset sample: its bundled predictions'),
+  model: z.string().optional().describe('evaluate a model on the CPU engine: a Hugging Face folder, a .gguf file or hf:ORG/NAME'),
+  adapter: z.string().optional().describe('PEFT LoRA adapter folder applied to --model'),
+  endpoint: z.string().optional().describe('evaluate an OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, Ollama, sqlrl serve-model), e.g. http://localhost:8000/v1'),
+  endpointModel: z.string().default('default').describe('model name sent to the endpoint'),
+  apiKeyEnv: z.string().default('OPENAI_API_KEY').describe('environment variable holding the endpoint API key'),
+  concurrency: z.number().int().positive().default(8).describe('requests in flight to the endpoint'),
+  template: z.enum(['plain', 'think', 'compact']).default('plain').describe('prompt template (shared with training)'),
+  n: z.number().int().positive().default(1).describe('samples per question for self-consistency voting and pass@k (OmniSQL: 8); 1 = greedy only'),
+  temperature: z.number().min(0).default(0.8).describe('sampling temperature of the n samples (greedy is always T=0)'),
+  maxTokens: z.number().int().positive().default(512).describe('completion tokens'),
+  cache: z.string().optional().describe('JSONL of finished generations: an interrupted run resumes from it (default: beside --report)'),
+  seed: z.number().int().default(0).describe('sampling seed'),
   report: z.string().optional().describe('write the JSON report (summary + per-example verdicts) to this file'),
   html: z.string().optional().describe('write a self-contained HTML report to this file'),
   quiet: z.boolean().default(false).describe('no progress bar'),
@@ -114,6 +126,9 @@ export function writeReports(report: EvalReport, jsonPath: string | undefined, h
 }
 
 export async function runEval(opts: EvalOptions): Promise<EvalReport> {
+  const sources = [opts.pred, opts.model, opts.endpoint].filter(Boolean).length;
+  if (sources > 1) throw new UsageError('pass only one of --pred, --model and --endpoint');
+  if (opts.model || opts.endpoint) return runGenerationEval(opts);
   const examples = loadExamples(opts);
   const predFile = opts.pred ?? (opts.dataset === 'sample' ? buildSampleDataset().predictionsFile : undefined);
   if (!predFile) throw new UsageError('--pred is required: a file with one SQL per line, in dataset order');
@@ -150,6 +165,63 @@ export function register(program: Command): void {
     const opts = resolveOptions(cmd, EvalOptions);
     const report = await runEval(opts);
     process.stdout.write(formatReport(report));
+    const sc = (report.summary as { self_consistency?: { n: number; temperature: number; execution_accuracy: number; pass_at_k: Record<string, number> } }).self_consistency;
+    if (sc) {
+      process.stdout.write(`\nself-consistency (n=${sc.n}, T=${sc.temperature}, vote by execution result): EX ${(100 * sc.execution_accuracy).toFixed(1)}%  (greedy ${(100 * report.summary.execution_accuracy).toFixed(1)}%)\n`);
+      process.stdout.write(`pass@k: ${Object.entries(sc.pass_at_k).map(([k, v]) => `@${k} ${(100 * v).toFixed(1)}%`).join('  ')}\n`);
+    }
     writeReports(report, opts.report, opts.html, `sqlrl eval: ${opts.dataset} ${opts.split}`);
   });
+}
+
+/** Generation-based evaluation: the CPU engine (--model) or an OpenAI-compatible endpoint (--endpoint). */
+export async function runGenerationEval(opts: EvalOptions): Promise<EvalReport> {
+  const examples = loadExamples(opts);
+  const missing = checkDatabases(examples, opts.skipMissingDb);
+  const { evaluateGenerator } = await import('../../eval/generate-eval.js');
+  const { promptMessages } = await import('../../data/prompt.js');
+  const { extractSql } = await import('../../reward/extract.js');
+  let generator;
+  if (opts.model) {
+    const { CpuPolicy } = await import('../../engine/policy.js');
+    const { PolicyGenerator } = await import('../../eval/native-generator.js');
+    let policy;
+    try {
+      policy = await CpuPolicy.load(opts.model, opts.adapter ? { adapterDir: opts.adapter } : {});
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!opts.quiet) process.stderr.write(`sqlrl eval: ${policy.describe()}\n`);
+    generator = new PolicyGenerator(policy, `model:${opts.model}${opts.adapter ? `+${opts.adapter}` : ''}`);
+  } else {
+    const { EndpointGenerator } = await import('../../eval/generators.js');
+    generator = new EndpointGenerator({ baseURL: opts.endpoint!, model: opts.endpointModel, apiKey: process.env[opts.apiKeyEnv], concurrency: opts.concurrency });
+  }
+  const cacheFile = opts.cache ?? (opts.report ? resolve(dirname(resolve(opts.report)), 'generations.jsonl') : null);
+  const executor = new SqlExecutor({ timeoutMs: opts.timeout * 1000, ...(opts.workers ? { workers: opts.workers } : {}) });
+  const bar = progressBar(examples.length, opts.quiet, 'generate');
+  try {
+    return await evaluateGenerator({
+      examples,
+      generator,
+      messages: (ex) => promptMessages(ex, { template: opts.template }),
+      extract: (c) => extractSql(c).sql,
+      executor,
+      mode: opts.mode,
+      maxTokens: opts.maxTokens,
+      n: opts.n,
+      temperature: opts.temperature,
+      seed: opts.seed,
+      cacheFile,
+      skipMissingDb: opts.skipMissingDb,
+      missingDbPaths: missing,
+      onCached: (cached, total) => {
+        if (cached > 0 && !opts.quiet) process.stderr.write(`sqlrl eval: resuming: ${cached} of ${total} generations from ${cacheFile}\n`);
+      },
+      onProgress: (phase, done) => bar.update(done, { stats: phase }),
+    });
+  } finally {
+    bar.stop();
+    await executor.close();
+  }
 }

@@ -5,6 +5,7 @@ import { register as dashboard } from './dashboard.js';
 import { register as demo } from './demo.js';
 import { register as evaluate } from './eval.js';
 import { register as serve } from './serve.js';
+import { register as serveModel } from './serve-model.js';
 import { register as train } from './train.js';
 
 export type RegisterCommand = (program: Command) => void;
@@ -15,5 +16,6 @@ export const commands: RegisterCommand[] = [
   demo,
   evaluate,
   serve,
+  serveModel,
   train,
 ];
