@@ -180,3 +180,21 @@ test('a saved PEFT adapter reloads to identical logprobs', () => {
   assert.notDeepEqual(Array.from(off), Array.from(b), 'adapter off is the base model');
 });
 
+
+test('sqlrl merge folds the adapter in: the merged model gives the adapter-on logprobs', async () => {
+  const { runCli } = await import('../helpers/cli.js');
+  const dir = join(tmp, 'merge-base');
+  writeTinyModelDir(dir, 'qwen2');
+  const l = loadHfDir(dir);
+  const m = new CausalLM(l.config, l.weights);
+  const cfg = { r: 2, alpha: 4, dropout: 0, targetModules: [...ALL] };
+  randomizeAdapters(attachLora(m, cfg, 1));
+  saveLora(join(dir, 'adapter'), m, cfg, dir);
+  const out = join(tmp, 'merged');
+  const r = await runCli(['merge', '--model', dir, '--adapter', join(dir, 'adapter'), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const merged = new CausalLM(loadHfDir(out).config, loadHfDir(out).weights);
+  const a = m.forwardTrain([3, 4, 5, 6, 7], 1, { adapter: true, temperature: 1, keep: false }).logprobs;
+  const b = merged.forwardTrain([3, 4, 5, 6, 7], 1, { adapter: false, temperature: 1, keep: false }).logprobs;
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5));
+});

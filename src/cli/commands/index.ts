@@ -4,6 +4,7 @@ import { register as compare } from './compare.js';
 import { register as dashboard } from './dashboard.js';
 import { register as demo } from './demo.js';
 import { register as evaluate } from './eval.js';
+import { register as merge } from './merge.js';
 import { register as serve } from './serve.js';
 import { register as serveModel } from './serve-model.js';
 import { register as train } from './train.js';
@@ -15,6 +16,7 @@ export const commands: RegisterCommand[] = [
   dashboard,
   demo,
   evaluate,
+  merge,
   serve,
   serveModel,
   train,
