@@ -24,8 +24,8 @@ export const DemoOptions = z
   .object({
     output: z.string().default('runs/demo').describe('where the demo writes its model, runs and report'),
     seed: z.number().int().default(0).describe('seed of the model initialisation, data order and sampling'),
-    sftSteps: z.number().int().positive().default(500).describe('SFT steps (batch 16)'),
-    grpoSteps: z.number().int().positive().default(60).describe('GRPO steps (8 prompts × 8 completions)'),
+    sftSteps: z.number().int().positive().default(1200).describe('SFT steps (batch 16)'),
+    grpoSteps: z.number().int().positive().default(100).describe('GRPO steps (8 prompts × 8 completions)'),
     evalLimit: z.number().int().positive().optional().describe('held-out examples to evaluate (default: all)'),
     force: z.boolean().default(false).describe('delete an existing output folder first'),
     quiet: z.boolean().default(false).describe('no progress bars'),
@@ -35,8 +35,8 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 export const DEMO_MODEL = { vocabSize: 1024, hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, intermediateSize: 352, maxPositions: 512 };
 
-async function evalModel(dir: string, examples: Example[], executor: SqlExecutor, label: string) {
-  const policy = await CpuPolicy.load(dir);
+async function evalModel(dir: string, examples: Example[], executor: SqlExecutor, label: string, adapterDir?: string) {
+  const policy = await CpuPolicy.load(dir, adapterDir ? { adapterDir } : {});
   return evaluateGenerator({
     examples,
     generator: new PolicyGenerator(policy, label),
@@ -67,13 +67,13 @@ export async function runDemo(o: DemoOptions): Promise<{ sftEx: number; grpoEx: 
   const corpus = [...train, ...held].flatMap((e) => [promptMessages(e, { template: 'compact' })[0]!.content, e.goldSql]);
   const cfg = createScratchModel(modelDir, corpus, { ...DEMO_MODEL, seed: o.seed });
   say(`model: Llama, ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, vocabulary ${cfg.vocabSize} (byte-level BPE fitted to the benchmark), random init, in ${modelDir}`);
-  const common = { dataset: 'builtin' as const, template: 'compact' as const, train: 'full' as const, seed: o.seed, quiet: o.quiet, evalLimit: evalSet.length, evalSplit: 'heldout' };
+  const common = { dataset: 'builtin' as const, template: 'compact' as const, seed: o.seed, quiet: o.quiet, evalLimit: evalSet.length, evalSplit: 'heldout' };
   // 2. SFT from scratch
   say(`SFT: ${o.sftSteps} steps of 16 examples`);
-  const sftOpts = SftOptions.parse({ ...common, model: modelDir, output: join(out, 'sft'), maxSteps: o.sftSteps, batchSize: 16, learningRate: 2e-3, warmupRatio: 0.05, evalEvery: 0, saveEvery: 0 });
+  const sftOpts = SftOptions.parse({ ...common, train: 'full', model: modelDir, output: join(out, 'sft'), maxSteps: o.sftSteps, batchSize: 16, learningRate: 2e-3, warmupRatio: 0.05, evalEvery: 0, saveEvery: 0 });
   await runSft(sftOpts);
   // 3. GRPO from the SFT model
-  say(`GRPO: ${o.grpoSteps} steps, 8 prompts × 8 completions, reward arctic (1 correct / 0.1 runs / 0 fails), strict comparison`);
+  say(`GRPO: ${o.grpoSteps} steps, 8 prompts × 8 completions, LoRA r16 on the SFT model, reward arctic (1 correct / 0.1 runs / 0 fails), strict comparison`);
   const grpoOpts = TrainOptions.parse({
     ...common,
     model: join(out, 'sft', 'final'),
@@ -84,7 +84,10 @@ export async function runDemo(o: DemoOptions): Promise<{ sftEx: number; grpoEx: 
     numGenerations: 8,
     temperature: 1,
     maxCompletionLength: 64,
-    learningRate: 3e-4,
+    train: 'lora',
+    loraR: 16,
+    loraAlpha: 32,
+    learningRate: 5e-4,
     lrSchedule: 'constant',
     warmupRatio: 0,
     evalEvery: 0,
@@ -97,7 +100,7 @@ export async function runDemo(o: DemoOptions): Promise<{ sftEx: number; grpoEx: 
   const executor = new SqlExecutor({ timeoutMs: 10_000 });
   try {
     const before = await evalModel(join(out, 'sft', 'final'), evalSet, executor, 'sft');
-    const after = await evalModel(join(out, 'grpo', 'final'), evalSet, executor, 'sft+grpo');
+    const after = await evalModel(join(out, 'sft', 'final'), evalSet, executor, 'sft+grpo', join(out, 'grpo', 'final'));
     writeFileSync(join(out, 'eval-sft.json'), JSON.stringify(before, null, 1));
     writeFileSync(join(out, 'eval-grpo.json'), JSON.stringify(after, null, 1));
     const paired = pairReports(before.examples, after.examples, 'db');
