@@ -147,7 +147,7 @@ export function loadDataset(opts: DatasetOptions): Example[] {
       return loadJsonl(file, opts.dbDir);
     }
     case 'builtin':
-      return loadSynth(opts.split === 'dev' || opts.split === 'heldout' ? 'heldout' : opts.split ?? 'train');
+      return loadSynth(opts.split === 'dev' ? 'heldout' : opts.split ?? 'train');
     case 'sample': {
       const sample = buildSampleDataset();
       return loadJsonl(sample.questionsFile, sample.dbDir);

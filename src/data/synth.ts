@@ -2,8 +2,9 @@
 // with realistic schemas and generated rows (shop, school, flights; library is held out), and
 // questions with gold SQL from templates spanning SELECT/WHERE, COUNT and other aggregates,
 // GROUP BY/HAVING, ORDER BY…LIMIT, JOINs and nested queries, each with several paraphrases.
-// Splits: train; held-out = unseen template instances on the training databases + every question on
-// the unseen database. Every gold query executes and returns rows (checked while generating).
+// Splits: train (for SFT); rl (more instances on the training databases, never in train: prompts for
+// RL, whose gold SQL only feeds the execution reward); held-out = unseen template instances on the
+// training databases + questions on the unseen database. Every gold query executes and returns rows (checked while generating).
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -187,6 +188,7 @@ function instantiate(spec: DbSpec, db: Database.Database, random: () => number):
 export interface SynthBenchmark {
   dir: string;
   trainFile: string;
+  rlFile: string;
   heldoutFile: string;
 }
 
@@ -203,14 +205,15 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
   const seed = opts.seed ?? 0;
   const trainRounds = opts.trainRounds ?? 30;
   const heldRounds = opts.heldoutRounds ?? 40;
-  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v2-seed${seed}-r${trainRounds}-${heldRounds}`);
-  const bench = { dir, trainFile: join(dir, 'train.jsonl'), heldoutFile: join(dir, 'heldout.jsonl') };
+  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v3-seed${seed}-r${trainRounds}-${heldRounds}`);
+  const bench = { dir, trainFile: join(dir, 'train.jsonl'), rlFile: join(dir, 'rl.jsonl'), heldoutFile: join(dir, 'heldout.jsonl') };
   if (existsSync(bench.heldoutFile)) return bench;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const random = rng(seed * 7919 + 1);
   const train: string[] = [];
+  const rl: string[] = [];
   const held: string[] = [];
   const seen = new Set<string>();
   for (const spec of SYNTH_DBS) {
@@ -236,6 +239,7 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
       }
       else {
         for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random), train, 'train');
+        for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random), rl, 'rl');
         // unseen instances: fresh draws whose question text never appeared in train
         for (let r = 0; r < heldRounds; r++) emit(instantiate(spec, db, random), held, 'heldout');
       }
@@ -244,6 +248,7 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
     }
   }
   writeFileSync(join(tmp, 'train.jsonl'), train.join('\n') + '\n');
+  writeFileSync(join(tmp, 'rl.jsonl'), rl.join('\n') + '\n');
   writeFileSync(join(tmp, 'heldout.jsonl'), held.join('\n') + '\n');
   mkdirSync(join(dir, '..'), { recursive: true });
   try {
@@ -255,8 +260,9 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
   return bench;
 }
 
-export function loadSynth(split: 'train' | 'heldout' | string, opts: SynthOptions = {}): Example[] {
+export function loadSynth(split: 'train' | 'rl' | 'heldout' | string, opts: SynthOptions = {}): Example[] {
   const b = generateSynth(opts);
-  if (split !== 'train' && split !== 'heldout' && split !== 'dev') throw new Error(`unknown split '${split}' of the built-in benchmark (train or heldout)`);
-  return loadJsonl(split === 'train' ? b.trainFile : b.heldoutFile, b.dir);
+  const file = { train: b.trainFile, rl: b.rlFile, heldout: b.heldoutFile, dev: b.heldoutFile }[split];
+  if (!file) throw new Error(`unknown split '${split}' of the built-in benchmark (train, rl or heldout)`);
+  return loadJsonl(file, b.dir);
 }

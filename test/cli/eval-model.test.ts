@@ -34,6 +34,14 @@ test('eval --endpoint against sqlrl serve-model (SmolLM2): interrupted, then res
   });
   const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string }[] };
   assert.deepEqual(models.data.map((m) => m.id), ['smollm2']);
+  const completion = (await (
+    await fetch(`${url}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'smollm2', prompt: 'SELECT count(*) FROM', max_tokens: 4, temperature: 0, n: 2, logprobs: 1 }) })
+  ).json()) as { choices: { index: number; text: string; finish_reason: string; logprobs?: { token_logprobs: number[] } }[]; usage: { completion_tokens: number } };
+  assert.equal(completion.choices.length, 2);
+  assert.equal(completion.choices[0]!.text, completion.choices[1]!.text, 'greedy: both choices equal');
+  assert.equal(completion.choices[0]!.logprobs?.token_logprobs.length, 4);
+  const bad = await fetch(`${url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [] }) });
+  assert.equal(bad.status, 400);
   const cache = join(tmp, 'gen.jsonl');
   const report = join(tmp, 'report.json');
   const args = ['eval', '--dataset', 'sample', '--endpoint', url, '--endpoint-model', 'smollm2', '--limit', '4', '--max-tokens', '24', '--concurrency', '1', '--cache', cache, '--report', report, '--quiet', '--template', 'compact'];

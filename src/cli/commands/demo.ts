@@ -25,7 +25,7 @@ export const DemoOptions = z
     output: z.string().default('runs/demo').describe('where the demo writes its model, runs and report'),
     seed: z.number().int().default(0).describe('seed of the model initialisation, data order and sampling'),
     sftSteps: z.number().int().positive().default(1200).describe('SFT steps (batch 16)'),
-    grpoSteps: z.number().int().positive().default(100).describe('GRPO steps (8 prompts × 8 completions)'),
+    grpoSteps: z.number().int().positive().default(200).describe('GRPO steps (8 prompts × 8 completions)'),
     evalLimit: z.number().int().positive().optional().describe('held-out examples to evaluate (default: all)'),
     force: z.boolean().default(false).describe('delete an existing output folder first'),
     quiet: z.boolean().default(false).describe('no progress bars'),
@@ -62,7 +62,8 @@ export async function runDemo(o: DemoOptions): Promise<{ sftEx: number; grpoEx: 
   const train = loadSynth('train');
   const held = loadSynth('heldout');
   const evalSet = o.evalLimit ? held.slice(0, o.evalLimit) : held;
-  say(`built-in benchmark: ${train.length} training questions, ${held.length} held-out (unseen instances + the unseen 'library' database) in ${bench.dir}`);
+  const rlCount = loadSynth('rl').length;
+  say(`built-in benchmark: ${train.length} SFT questions, ${rlCount} RL prompts (other instances; gold SQL used only through the execution reward), ${held.length} held-out (unseen instances + the unseen 'library' database) in ${bench.dir}`);
   const modelDir = join(out, 'model');
   const corpus = [...train, ...held].flatMap((e) => [promptMessages(e, { template: 'compact' })[0]!.content, e.goldSql]);
   const cfg = createScratchModel(modelDir, corpus, { ...DEMO_MODEL, seed: o.seed });
@@ -73,12 +74,13 @@ export async function runDemo(o: DemoOptions): Promise<{ sftEx: number; grpoEx: 
   const sftOpts = SftOptions.parse({ ...common, train: 'full', model: modelDir, output: join(out, 'sft'), maxSteps: o.sftSteps, batchSize: 16, learningRate: 2e-3, warmupRatio: 0.05, evalEvery: 0, saveEvery: 0 });
   await runSft(sftOpts);
   // 3. GRPO from the SFT model
-  say(`GRPO: ${o.grpoSteps} steps, 8 prompts × 8 completions, LoRA r16 on the SFT model, reward arctic (1 correct / 0.1 runs / 0 fails), strict comparison`);
+  say(`GRPO: ${o.grpoSteps} steps on the RL prompts, 8 prompts × 8 completions, LoRA r16 on the SFT model, reward arctic (1 correct / 0.1 runs / 0 fails), strict comparison`);
   const grpoOpts = TrainOptions.parse({
     ...common,
     model: join(out, 'sft', 'final'),
     output: join(out, 'grpo'),
     reward: 'arctic',
+    split: 'rl',
     maxSteps: o.grpoSteps,
     batchSize: 8,
     numGenerations: 8,
