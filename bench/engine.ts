@@ -108,8 +108,11 @@ const decodeRate = (B: number) => {
 const d1 = decodeRate(1);
 const d8 = decodeRate(8);
 const threads = blasInfo().threads ?? 2;
-const ref = JSON.parse(execFileSync('/usr/bin/python3', [join(ROOT, 'bench/ref/torch_engine_ref.py'), F32, String(threads)], { maxBuffer: 1 << 24 }).toString()) as Record<string, number>;
-log(`SmolLM2-135M float32, ${threads} threads          engine     PyTorch 1.13    ratio`);
+// same BLAS kernel for PyTorch: Debian's torch goes through libblas.so.3 → OpenBLAS, which needs the same core type
+const ref = JSON.parse(
+  execFileSync('/usr/bin/python3', [join(ROOT, 'bench/ref/torch_engine_ref.py'), F32, String(threads)], { maxBuffer: 1 << 24, env: { ...process.env, OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? 'SkylakeX', OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) } }).toString(),
+) as Record<string, number>;
+log(`SmolLM2-135M float32, ${threads} threads, same OpenBLAS kernel   engine     PyTorch 1.13    ratio`);
 log(`  prefill 256 tokens (tok/s)        ${prefill.toFixed(0).padStart(8)} ${ref.prefill_tok_s!.toFixed(0).padStart(12)} ${(prefill / ref.prefill_tok_s!).toFixed(2).padStart(8)}`);
 log(`  decode batch 1 (tok/s)            ${d1.toFixed(1).padStart(8)} ${ref.decode_b1_tok_s!.toFixed(1).padStart(12)} ${(d1 / ref.decode_b1_tok_s!).toFixed(2).padStart(8)}`);
 log(`  decode batch 8 (tok/s)            ${d8.toFixed(1).padStart(8)} ${ref.decode_b8_tok_s!.toFixed(1).padStart(12)} ${(d8 / ref.decode_b8_tok_s!).toFixed(2).padStart(8)}`);
