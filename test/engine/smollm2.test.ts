@@ -34,6 +34,24 @@ test('SmolLM2 GGUF: config, tokenizer and chat template', { skip }, () => {
   assert.deepEqual(ids.slice(0, 3), [1, 9690, 198], '<|im_start|> is one special token, then "system", newline');
   assert.equal(m.tokenizer.decode(ids), text);
   assert.deepEqual(m.tokenizer.encode(' 2014'), [216, 34, 32, 33, 36], 'digits are split one by one (smollm pre-tokenizer)');
+  // the reference rendering: Python's jinja2 with the environment transformers uses for chat templates
+  const convs = [
+    [{ role: 'user', content: 'How many singers?' }],
+    [{ role: 'system', content: 'You write SQL.' }, { role: 'user', content: 'List tables.' }, { role: 'assistant', content: 'SELECT name FROM sqlite_master' }, { role: 'user', content: 'Thanks' }],
+  ] as const;
+  const py = `import json, sys, jinja2, jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+t = env.from_string(json.load(sys.stdin)["template"])
+convs = ${JSON.stringify(convs)}
+print(json.dumps([t.render(messages=c, add_generation_prompt=True, bos_token="<|im_start|>", eos_token="<|im_end|>") for c in convs]))`;
+  let ref: string[] | null = null;
+  try {
+    ref = JSON.parse(execFileSync('python3', ['-c', py], { input: JSON.stringify({ template: m.tokenizer.spec.chatTemplate }) }).toString()) as string[];
+  } catch {
+    console.log('python3 with jinja2 not available: reference rendering skipped');
+  }
+  if (ref) convs.forEach((c, i) => assert.equal(m.tokenizer.applyChatTemplate([...c], { addGenerationPrompt: true }), ref![i]));
 });
 
 test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 tokens agree on 3 prompts', { skip, timeout: 300_000 }, async () => {
