@@ -59,7 +59,9 @@ interface Layer {
 /** Per-linear saved state: its input (masked when LoRA dropout is on) and the LoRA hidden x·Aᵀ. */
 interface LinSave {
   x: Float32Array;
+  /** The dropped-out input the adapter saw, and its keep mask (LoRA dropout). */
   xDrop: Float32Array | null;
+  mask: Uint8Array | null;
   h: Float32Array | null;
 }
 
@@ -125,6 +127,16 @@ export class CausalLM {
   normGrad: Float32Array | null = null;
   /** Dropout masks need randomness; seeded for reproducible training. */
   private dropRng = rng(1234);
+  /**
+   * Gradient checkpointing: keep only each layer's input during the forward pass and recompute the
+   * layer's activations during the backward pass (about one extra forward, memory down to one layer's).
+   */
+  checkpointing = false;
+
+  /** Restart the dropout mask sequence (reproducible training; tests). */
+  reseedDropout(seed: number): void {
+    this.dropRng = rng(seed);
+  }
 
   constructor(
     readonly config: ModelConfig,
@@ -202,15 +214,20 @@ export class CausalLM {
   private linearForward(lin: Linear, x: Float32Array, T: number, y: Float32Array, adapter: boolean, save: Partial<Record<LinearName, LinSave>> | null, key: LinearName): void {
     sgemm(false, true, T, lin.out, lin.in, 1, x, lin.w, 0, y);
     if (lin.b) for (let t = 0; t < T; t++) for (let o = 0; o < lin.out; o++) y[t * lin.out + o]! += lin.b[o]!;
-    let entry: LinSave | null = save ? { x, xDrop: null, h: null } : null;
+    let entry: LinSave | null = save ? { x, xDrop: null, mask: null, h: null } : null;
+    let mask: Uint8Array | null = null;
     if (adapter && lin.lora) {
       const { A, B, scale, dropout } = lin.lora;
       const r = A.shape[0]!;
       let xin = x;
       if (dropout > 0 && save) {
         xin = new Float32Array(x.length);
+        mask = new Uint8Array(x.length);
         const keep = 1 / (1 - dropout);
-        for (let i = 0; i < x.length; i++) xin[i] = this.dropRng() < dropout ? 0 : x[i]! * keep;
+        for (let i = 0; i < x.length; i++) {
+          mask[i] = this.dropRng() < dropout ? 0 : 1;
+          xin[i] = mask[i] ? x[i]! * keep : 0;
+        }
       }
       const h = new Float32Array(T * r);
       sgemm(false, true, T, r, lin.in, 1, xin, A.data, 0, h);
@@ -218,6 +235,7 @@ export class CausalLM {
       if (entry) {
         entry.h = h;
         entry.xDrop = xin === x ? null : xin;
+        entry.mask = mask;
       }
     }
     if (save && entry) save[key] = entry;
@@ -240,7 +258,7 @@ export class CausalLM {
         const dxl = new Float32Array(T * lin.in);
         sgemm(false, false, T, lin.in, r, 1, dh, A.data, 0, dxl);
         const keep = 1 / (1 - dropout);
-        for (let i = 0; i < dxl.length; i++) if (s.xDrop[i] !== 0 || s.x[i] === 0) dx[i]! += dxl[i]! * keep;
+        for (let i = 0; i < dxl.length; i++) if (s.mask![i]) dx[i]! += dxl[i]! * keep;
       } else sgemm(false, false, T, lin.in, r, 1, dh, A.data, 1, dx);
     }
   }
@@ -323,8 +341,12 @@ export class CausalLM {
     const layers: LayerSave[] = [];
     for (let li = 0; li < this.layers.length; li++) {
       const save = opts.keep ? ({ lin: {} } as LayerSave) : null;
-      x = this.layerForward(this.layers[li]!, li, x, T, 0, opts.adapter, save, null);
-      if (save) layers.push(save);
+      const input = x;
+      x = this.layerForward(this.layers[li]!, li, x, T, 0, opts.adapter, this.checkpointing ? null : save, null);
+      if (save) {
+        if (this.checkpointing) save.x = input; // the rest is recomputed in backwardTrain
+        layers.push(save);
+      }
     }
     const n = T - start;
     const h = new Float32Array(T * C);
@@ -354,7 +376,14 @@ export class CausalLM {
     const adapter = state.adapter;
     for (let li = this.layers.length - 1; li >= 0; li--) {
       const L = this.layers[li]!;
-      const s = state.layers[li]!;
+      let s = state.layers[li]!;
+      if (!s.xn) {
+        // checkpointed: recompute this layer's activations from its saved input (same dropout masks
+        // are not guaranteed, so checkpointing requires lora dropout 0)
+        const full = { lin: {} } as LayerSave;
+        this.layerForward(L, li, s.x, T, 0, adapter, full, null);
+        s = full;
+      }
       // x3 = x2 + down(a)
       const da = new Float32Array(T * I);
       this.linearBackward(L.lin.down_proj, dx, T, da, adapter, s.lin.down_proj!);

@@ -25,6 +25,8 @@ export interface CpuPolicyOptions {
   seed?: number;
   /** Longest prompt + completion (default: min(model limit, 4096)). */
   maxPositions?: number;
+  /** Recompute each layer's activations in the backward pass instead of keeping them (memory for time). */
+  gradientCheckpointing?: boolean;
 }
 
 export class CpuPolicy implements Policy {
@@ -66,6 +68,10 @@ export class CpuPolicy implements Policy {
       params = attachLora(model, lora, opts.seed ?? 0);
     }
     if (opts.train?.kind === 'full') params = model.enableFullTraining();
+    if (opts.gradientCheckpointing) {
+      if (lora && lora.dropout > 0) throw new Error('gradient checkpointing needs lora dropout 0 (the recomputed pass would draw other dropout masks)');
+      model.checkpointing = true;
+    }
     return new CpuPolicy(model, loaded, opts, params, lora);
   }
 

@@ -28,6 +28,7 @@ export const CommonRunFields = {
   maxGradNorm: z.number().min(0).default(1).describe('global gradient-norm clipping (TRL max_grad_norm 1.0); 0 = off'),
   weightDecay: z.number().min(0).default(0).describe('AdamW decoupled weight decay'),
   maxSteps: z.number().int().positive().default(100).describe('optimizer steps'),
+  gradientCheckpointing: z.boolean().default(false).describe('recompute layer activations in the backward pass (less memory, ~30% more time)'),
   batchSize: z.number().int().positive().default(4).describe('prompts per step (GRPO: each gets K completions)'),
   maxPromptLength: z.number().int().positive().default(1024).describe('prompt tokens kept (left-truncated)'),
   evalEvery: z.number().int().min(0).default(20).describe('steps between held-out evaluations (0 = only at the end)'),

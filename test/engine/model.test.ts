@@ -198,3 +198,49 @@ test('sqlrl merge folds the adapter in: the merged model gives the adapter-on lo
   const b = merged.forwardTrain([3, 4, 5, 6, 7], 1, { adapter: false, temperature: 1, keep: false }).logprobs;
   a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5));
 });
+
+test('gradient checkpointing gives the same gradients with only the layer inputs kept', () => {
+  const c = tinyConfig('qwen2');
+  const run = (checkpointing: boolean) => {
+    const m = new CausalLM(c, tinyWeights(c));
+    m.checkpointing = checkpointing;
+    const params = attachLora(m, { r: 2, alpha: 4, dropout: 0, targetModules: [...ALL] }, 3);
+    randomizeAdapters(params);
+    const tokens = [5, 17, 42, 8, 99, 3, 250, 7, 1];
+    const { state } = m.forwardTrain(tokens, 3, { adapter: true, temperature: 1, keep: true });
+    if (checkpointing) assert.equal(state!.layers[0]!.xn, undefined, 'only the input is kept');
+    m.backwardTrain(state!, Float32Array.from({ length: 6 }, (_, i) => Math.cos(i)));
+    return params.map((p) => Array.from(p.grad));
+  };
+  assert.deepEqual(run(true), run(false));
+});
+
+test('LoRA dropout: gradients match finite differences under a fixed mask', () => {
+  const c = tinyConfig('llama');
+  const m = new CausalLM(c, tinyWeights(c));
+  const params = attachLora(m, { r: 2, alpha: 4, dropout: 0.3, targetModules: ['q_proj', 'v_proj', 'down_proj'] }, 3);
+  randomizeAdapters(params);
+  const tokens = [5, 17, 42, 8, 99, 3, 77];
+  const g = Float32Array.from({ length: 4 }, (_, i) => Math.cos(i));
+  const lossWithMask = () => {
+    m.reseedDropout(99);
+    const { logprobs } = m.forwardTrain(tokens, 3, { adapter: true, temperature: 1, keep: true });
+    return logprobs.reduce((s, v, i) => s + v * g[i]!, 0);
+  };
+  m.reseedDropout(99);
+  const { state } = m.forwardTrain(tokens, 3, { adapter: true, temperature: 1, keep: true });
+  m.backwardTrain(state!, g);
+  let worst = 0;
+  for (const p of params)
+    for (const i of [0, Math.floor(p.data.length / 2), p.data.length - 1]) {
+      const old = p.data[i]!;
+      p.data[i] = old + 1e-2;
+      const up = lossWithMask();
+      p.data[i] = old - 1e-2;
+      const down = lossWithMask();
+      p.data[i] = old;
+      const fd = (up - down) / 2e-2;
+      worst = Math.max(worst, Math.abs(fd - p.grad[i]!) / Math.max(2e-3, Math.abs(fd) + Math.abs(p.grad[i]!)));
+    }
+  assert.ok(worst < 3e-2, `worst relative error ${worst}`);
+});

@@ -57,6 +57,7 @@ export function buildPolicy(loaded: LoadedModel, o: Common & { weightDecay: numb
     optimizer: { lr: learningRate, weightDecay: o.weightDecay },
     maxGradNorm: o.maxGradNorm,
     seed: o.seed,
+    gradientCheckpointing: o.gradientCheckpointing,
   });
 }
 
