@@ -30,6 +30,13 @@ export interface ExecutorOptions {
   maxWorkers?: number;
 }
 
+/**
+ * Niceness of a query presumed stuck. Moderate on purpose: at 10 a runaway gets about a tenth of the share
+ * of a normal process, so fresh queries flow past it, yet a legitimately heavy query on a loaded machine
+ * (a trainer at nice 0 on every core) still progresses; at 19 it would get ~1.5% and starve to its timeout.
+ */
+const STUCK_NICE = 10;
+
 export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 100 };
 
 interface Job {
@@ -45,7 +52,7 @@ interface Worker {
   timer?: NodeJS.Timeout;
   /** Booted (sent its ready message): a query's clock starts only then, so process start-up never eats its timeout. */
   ready: boolean;
-  /** Lowered to the lowest CPU priority once presumed stuck. */
+  /** Lowered to STUCK_NICE once presumed stuck; restored (or the worker retired) when its query ends. */
   niced?: boolean;
 }
 
@@ -188,7 +195,7 @@ export class SqlExecutor {
       if (w.niced || w.child.pid === undefined) continue;
       w.niced = true;
       try {
-        setPriority(w.child.pid, 19);
+        setPriority(w.child.pid, STUCK_NICE);
       } catch {
         // not permitted on this platform: the runaway keeps its share until its timeout
       }
@@ -214,6 +221,16 @@ export class SqlExecutor {
       }, Math.max(10, this.stallMs / 4));
     }
     this.refWorkers();
+  }
+
+  /** A niced worker whose query ended gets its normal priority back; if the platform refuses, it is replaced. */
+  private unnice(w: Worker): void {
+    try {
+      setPriority(w.child.pid!, 0);
+      w.niced = false;
+    } catch {
+      this.retire(w);
+    }
   }
 
   private retire(w: Worker): void {
@@ -254,6 +271,7 @@ export class SqlExecutor {
       w.job = undefined;
       w.timer = undefined;
       job.resolve(msg.result);
+      if (w.niced) this.unnice(w);
       this.dispatch();
     });
     child.on('exit', (code, signal) => {
