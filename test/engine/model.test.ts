@@ -81,7 +81,7 @@ for (const kind of ['llama', 'qwen2'] as const) {
     let h = m.prefill(seq.slice(0, 5), cache, false);
     m.broadcastPrompt(cache);
     const logits = new Float32Array(3 * c.vocabSize);
-    let hb = new Float32Array(3 * c.hiddenSize);
+    let hb: Float32Array = new Float32Array(3 * c.hiddenSize);
     for (let b = 0; b < 3; b++) hb.set(h, b * c.hiddenSize);
     for (let t = 5; t < seq.length; t++) {
       m.logits(hb, 3, logits);

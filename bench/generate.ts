@@ -1,0 +1,88 @@
+// `npm run bench:generate` — greedy evaluation with the native engine: examples per second, and the cost of
+// the evaluation machinery itself (prompt rendering, SQL extraction, sandboxed execution of prediction and
+// gold, comparison, report) per example. Reference in the same process: the same evaluation replaying the
+// completions just generated, so it measures everything but generation. Model: SmolLM2-135M-Instruct (the
+// test model, `scripts/fetch-test-model.sh`); data: the built-in benchmark's held-out split.
+// Options via env: GEN_N (examples, default 40), GEN_MAX_TOKENS (default 64).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSynth } from '../src/data/synth.js';
+import { promptMessages } from '../src/data/prompt.js';
+import { blasDescription } from '../src/engine/blas.js';
+import { CpuPolicy } from '../src/engine/policy.js';
+import { evaluateGenerator } from '../src/eval/generate-eval.js';
+import type { GenerationParams, GenerationRequest, Generator } from '../src/eval/generators.js';
+import { PolicyGenerator } from '../src/eval/native-generator.js';
+import { extractSql } from '../src/reward/extract.js';
+import { SqlExecutor } from '../src/sql/executor.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const MODEL = join(ROOT, '.cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf');
+const N = Number(process.env.GEN_N ?? 40);
+const MAX_TOKENS = Number(process.env.GEN_MAX_TOKENS ?? 64);
+if (!existsSync(MODEL)) {
+  console.error(`bench:generate: test model missing at ${MODEL}; run: bash scripts/fetch-test-model.sh`);
+  process.exit(1);
+}
+
+/** Times the wrapped generator and keeps what it returned, by request id. */
+class Recording implements Generator {
+  ms = 0;
+  readonly seen = new Map<string, string[]>();
+  constructor(private readonly inner: Generator) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  async generate(requests: GenerationRequest[], params: GenerationParams, onDone?: (i: number) => void): Promise<string[][]> {
+    const t = performance.now();
+    const out = await this.inner.generate(requests, params, onDone);
+    this.ms += performance.now() - t;
+    requests.forEach((r, i) => this.seen.set(r.id, out[i]!));
+    return out;
+  }
+}
+
+/** Returns recorded completions: generation costs nothing, everything else runs as usual. */
+class Replay implements Generator {
+  readonly name = 'replay';
+  constructor(private readonly recorded: Map<string, string[]>) {}
+  async generate(requests: GenerationRequest[]): Promise<string[][]> {
+    return requests.map((r) => this.recorded.get(r.id)!);
+  }
+}
+
+const examples = loadSynth('heldout').slice(0, N);
+const executor = new SqlExecutor({ timeoutMs: 10_000 });
+const policy = await CpuPolicy.load(MODEL);
+const common = {
+  examples,
+  messages: (e: (typeof examples)[number]) => promptMessages(e, { template: 'compact' }),
+  extract: (c: string) => extractSql(c).sql,
+  executor,
+  mode: 'spider' as const,
+  maxTokens: MAX_TOKENS,
+};
+const recording = new Recording(new PolicyGenerator(policy, 'smollm2'));
+let t = performance.now();
+const live = await evaluateGenerator({ ...common, generator: recording });
+const liveS = (performance.now() - t) / 1000;
+// Replay twice; the second (gold results cached, workers warm) is the steady state of a long evaluation.
+t = performance.now();
+await evaluateGenerator({ ...common, generator: new Replay(recording.seen) });
+const coldMs = performance.now() - t;
+t = performance.now();
+const replay = await evaluateGenerator({ ...common, generator: new Replay(recording.seen) });
+const warmMs = performance.now() - t;
+await executor.close();
+if (replay.summary.execution_accuracy !== live.summary.execution_accuracy) throw new Error('replay disagrees with the live evaluation');
+
+const genS = recording.ms / 1000;
+const lines = [
+  `bench:generate — SmolLM2-135M-Instruct, ${N} built-in held-out questions, greedy, max ${MAX_TOKENS} tokens; BLAS ${blasDescription()}`,
+  `  greedy evaluation        ${(N / liveS).toFixed(2)} examples/s  (${liveS.toFixed(1)} s; EX ${(100 * live.summary.execution_accuracy).toFixed(1)}%)`,
+  `  of which generation      ${genS.toFixed(1)} s  (${((100 * genS) / liveS).toFixed(1)}% of the wall time)`,
+  `  machinery per example    ${((1000 * (liveS - genS)) / N).toFixed(2)} ms in the live run`,
+  `  replay (no generation)   ${(coldMs / N).toFixed(2)} ms/example cold, ${(warmMs / N).toFixed(2)} ms/example warm (gold cached)`,
+  `  machinery / generation   ${((100 * (warmMs / N)) / ((1000 * genS) / N)).toFixed(2)}% (ratio of per-example costs)`,
+];
+console.log(lines.join('\n'));
