@@ -4,7 +4,7 @@
 // completions just generated, so it measures everything but generation. Model: SmolLM2-135M-Instruct (the
 // test model, `scripts/fetch-test-model.sh`); data: the built-in benchmark's held-out split.
 // Options via env: GEN_N (examples, default 40), GEN_MAX_TOKENS (default 64).
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSynth } from '../src/data/synth.js';
 import { promptMessages } from '../src/data/prompt.js';
@@ -86,3 +86,5 @@ const lines = [
   `  machinery / generation   ${((100 * (warmMs / N)) / ((1000 * genS) / N)).toFixed(2)}% (ratio of per-example costs)`,
 ];
 console.log(lines.join('\n'));
+mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
+writeFileSync(join(ROOT, 'bench/out/generate.txt'), lines.join('\n') + '\n');
