@@ -60,6 +60,11 @@ export const TrainOptions = z
     numIterations: z.number().int().positive().default(1).describe('updates per batch of samples (TRL num_iterations, μ)'),
     maskTruncatedCompletions: z.boolean().default(false).describe('leave completions cut at max length out of the loss (DAPO)'),
     dropZeroStdGroups: z.boolean().default(true).describe("leave groups whose rewards are all equal out of the loss (Arctic's online filtering); they are counted"),
+    dynamicSampling: z
+      .boolean()
+      .default(false)
+      .describe('DAPO dynamic sampling: draw more prompts until the batch holds batch-size groups whose rewards differ'),
+    maxSampleBatches: z.number().int().positive().default(3).describe('with dynamic sampling: batches of prompts drawn at most per step'),
     logGroups: z.number().int().min(0).default(2).describe('prompts per step whose K completions go to samples.jsonl'),
   })
   .strict()

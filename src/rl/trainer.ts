@@ -50,8 +50,18 @@ export interface GrpoLoopOptions extends LoopOptions {
   grpo: GrpoConfig;
   /** Prompts per step whose K completions go to samples.jsonl. */
   logGroups: number;
+  /** DAPO dynamic sampling: draw more prompts until the batch holds `batchSize` groups whose rewards differ. */
+  dynamicSampling?: boolean;
+  /** Batches of prompts drawn at most per step under dynamic sampling. */
+  maxSampleBatches: number;
 }
 
+const allEqual = (xs: number[]) => xs.every((x) => x === xs[0]);
+/** The first `n` groups whose rewards differ, topped up in draw order with uniform ones when there are fewer. */
+export function pickGroups<G extends { results: { reward: number }[] }>(groups: G[], n: number): G[] {
+  const informative = (g: G) => !allEqual(g.results.map((r) => r.reward));
+  return [...groups.filter(informative), ...groups.filter((g) => !informative(g))].slice(0, n);
+}
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const sd = (xs: number[]) => {
   const m = mean(xs);
@@ -87,22 +97,37 @@ export async function grpoTrain(policy: Policy, o: GrpoLoopOptions): Promise<Tra
   while (state.step < o.maxSteps && !o.shouldStop?.()) {
     const step = state.step + 1;
     policy.setLearningRate(lrAt(o.learningRate, o.lrSchedule, step - 1, o.maxSteps, o.warmupSteps));
-    const batch = Array.from({ length: o.batchSize }, (_, i) => o.examples[exampleAt(state.cursor + i, o.examples.length, o.seed, orderCache)]!);
     // 1. sample K completions per prompt (seeded by run seed, step and position: a resumed run draws the same)
-    let ts = performance.now();
-    const prompts = batch.map((ex) => o.promptOf(ex));
-    const samples: Sample[][] = [];
-    for (let i = 0; i < batch.length; i++) {
-      samples.push(await policy.sample(prompts[i]!, K, { maxNewTokens: o.maxCompletionLength, temperature: o.temperature, topP: o.topP, seed: (o.seed * 1_000_003 + step * 1009 + i) >>> 0 }));
+    //    and 2. score them in the sandbox. With dynamic sampling (DAPO), further batches of prompts are drawn
+    //    until the batch holds `batchSize` groups whose rewards differ (or `maxSampleBatches` were drawn).
+    let secSampling = 0;
+    let secRewards = 0;
+    const sampled: { ex: Example; prompt: number[]; samples: Sample[]; results: RewardResult[] }[] = [];
+    let drawn = 0;
+    for (let round = 0; round < (o.dynamicSampling ? o.maxSampleBatches : 1); round++) {
+      const batch = Array.from({ length: o.batchSize }, (_, i) => o.examples[exampleAt(state.cursor + drawn + i, o.examples.length, o.seed, orderCache)]!);
+      let ts = performance.now();
+      const prompts = batch.map((ex) => o.promptOf(ex));
+      const samples: Sample[][] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const seed = (o.seed * 1_000_003 + step * 1009 + drawn + i) >>> 0;
+        samples.push(await policy.sample(prompts[i]!, K, { maxNewTokens: o.maxCompletionLength, temperature: o.temperature, topP: o.topP, seed }));
+      }
+      secSampling += (performance.now() - ts) / 1000;
+      ts = performance.now();
+      const results = await o.scorer.score(samples.flatMap((group, i) => group.map((smp) => ({ completion: smp.text, dbPath: batch[i]!.dbPath, goldSql: batch[i]!.goldSql }))));
+      secRewards += (performance.now() - ts) / 1000;
+      batch.forEach((ex, i) => sampled.push({ ex, prompt: prompts[i]!, samples: samples[i]!, results: results.slice(i * K, (i + 1) * K) }));
+      drawn += o.batchSize;
+      if (sampled.filter((g) => !allEqual(g.results.map((r) => r.reward))).length >= o.batchSize) break;
     }
-    const secSampling = (performance.now() - ts) / 1000;
-    // 2. rewards in the sandbox
-    ts = performance.now();
-    const flat = samples.flatMap((group, i) => group.map((s) => ({ s, ex: batch[i]!, prompt: prompts[i]!, group: i })));
-    const results = await o.scorer.score(flat.map((f) => ({ completion: f.s.text, dbPath: f.ex.dbPath, goldSql: f.ex.goldSql })));
-    const secRewards = (performance.now() - ts) / 1000;
+    // The groups trained on: all of them, or with dynamic sampling the first batchSize informative ones.
+    const used = o.dynamicSampling ? pickGroups(sampled, o.batchSize) : sampled;
+    const flat = used.flatMap((g, i) => g.samples.map((smp) => ({ s: smp, ex: g.ex, prompt: g.prompt, group: i })));
+    const results = used.flatMap((g) => g.results);
+    const allResults = sampled.flatMap((g) => g.results);
     // 3. advantages and the update
-    ts = performance.now();
+    const ts = performance.now();
     const rewards = results.map((r) => r.reward);
     const adv = groupAdvantages(rewards, K, o.grpo.scaleRewards, o.grpo.eps);
     const seqs = flat.map((f) => ({ prompt: f.prompt, completion: f.s.tokens }));
@@ -122,7 +147,13 @@ export async function grpoTrain(policy: Policy, o: GrpoLoopOptions): Promise<Tra
       }));
       lossOut = grpoLoss(gseqs, o.grpo);
       if (lossOut.metrics.sequences > 0) {
-        await policy.backward(seqs, lossOut.dLogprob, { temperature: o.temperature });
+        // Sequences with no gradient (dropped zero-variance groups, masked truncations) skip the pass entirely.
+        const live = seqs.flatMap((_, j) => (lossOut!.dLogprob[j]!.some((g) => g !== 0) ? [j] : []));
+        await policy.backward(
+          live.map((j) => seqs[j]!),
+          live.map((j) => lossOut!.dLogprob[j]!),
+          { temperature: o.temperature },
+        );
         gradNorm = policy.step();
       }
     }
@@ -133,25 +164,27 @@ export async function grpoTrain(policy: Policy, o: GrpoLoopOptions): Promise<Tra
       const ent = await policy.entropy({ prompt: first.prompt, completion: first.s.tokens }, o.temperature);
       entropy = mean(Array.from(ent));
     }
-    const componentNames = [...new Set(results.flatMap((r) => Object.keys(r.components)))];
+    const componentNames = [...new Set(allResults.flatMap((r) => Object.keys(r.components)))];
+    const allRewards = allResults.map((r) => r.reward);
     state.step = step;
-    state.cursor += o.batchSize;
+    state.cursor += drawn;
     const metrics = {
       step,
       time: state.elapsed + (performance.now() - t0) / 1000,
       kind: 'train',
       loss: lossOut?.loss ?? 0,
-      reward_mean: mean(rewards),
-      reward_std: sd(rewards),
-      rewards: Object.fromEntries(componentNames.map((n) => [n, mean(results.map((r) => r.components[n] ?? 0))])),
-      match_rate: mean(results.map((r) => (r.status === 'match' ? 1 : 0))),
+      reward_mean: mean(allRewards),
+      reward_std: sd(allRewards),
+      rewards: Object.fromEntries(componentNames.map((n) => [n, mean(allResults.map((r) => r.components[n] ?? 0))])),
+      match_rate: mean(allResults.map((r) => (r.status === 'match' ? 1 : 0))),
       kl: lossOut?.metrics.kl ?? 0,
       clip_frac: lossOut?.metrics.clipFrac ?? 0,
       ...(entropy !== undefined ? { entropy } : {}),
       completion_len_mean: mean(flat.map((f) => f.s.tokens.length)),
       truncated_frac: mean(flat.map((f) => (f.s.finishReason === 'length' ? 1 : 0))),
       zero_std_groups: adv.zeroStd.filter(Boolean).length,
-      groups: batch.length,
+      groups: used.length,
+      ...(o.dynamicSampling ? { sampled_groups: sampled.length, informative_groups: sampled.filter((g) => !allEqual(g.results.map((r) => r.reward))).length } : {}),
       lr: lrAt(o.learningRate, o.lrSchedule, step - 1, o.maxSteps, o.warmupSteps),
       grad_norm: gradNorm,
       sec_sampling: secSampling,

@@ -103,3 +103,21 @@ test('bad configs: one line naming the field, nothing written', async () => {
   assert.match(r.stderr, /learning_rat|learningRat/);
   assert.ok(!existsSync(join(tmp, 'bad-yaml')));
 });
+
+test('dynamic sampling: more prompts are drawn until the batch has groups whose rewards differ, at most max-sample-batches', async () => {
+  const out = join(tmp, 'run-dyn');
+  const r = await runCli([...base, '--max-steps', '3', '--eval-every', '0', '--dynamic-sampling', '--max-sample-batches', '3', '--output', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const train = metrics(out).filter((x) => x.kind === 'train');
+  assert.equal(train.length, 3);
+  for (const m of train) {
+    const sampled = m.sampled_groups as number;
+    const informative = m.informative_groups as number;
+    assert.equal(m.groups, 2);
+    assert.ok([2, 4, 6].includes(sampled), `sampled ${sampled}`);
+    assert.ok(informative <= sampled);
+    // drawing stops early only once two informative groups are in hand
+    if (sampled < 6) assert.ok(informative >= 2, JSON.stringify(m));
+    else assert.ok(informative >= 2 || informative === (m.groups as number) - (m.zero_std_groups as number));
+  }
+});

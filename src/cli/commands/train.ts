@@ -57,6 +57,8 @@ export async function runTrain(o: TrainOptions): Promise<{ finalEx: number | nul
         dropZeroStdGroups: o.dropZeroStdGroups,
       },
       logGroups: o.logGroups,
+      dynamicSampling: o.dynamicSampling,
+      maxSampleBatches: o.maxSampleBatches,
       maxSteps: o.maxSteps,
       learningRate: o.learningRate,
       lrSchedule: o.lrSchedule,
