@@ -4,7 +4,8 @@
 // GROUP BY/HAVING, ORDER BY…LIMIT, JOINs and nested queries, each with several paraphrases.
 // Splits: train (for SFT); rl (more instances on the training databases, never in train: prompts for
 // RL, whose gold SQL only feeds the execution reward); held-out = unseen template instances on the
-// training databases + questions on the unseen database. Every gold query executes and returns rows (checked while generating).
+// training databases + questions on the unseen database. One paraphrase of each template is held back
+// from train: rl and held-out use it, so part of what they ask is worded in ways SFT never saw. Every gold query executes and returns rows (checked while generating).
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -129,11 +130,19 @@ interface Question {
 }
 
 /** Every template instantiated with random parameters drawn from the database's own rows. */
-function instantiate(spec: DbSpec, db: Database.Database, random: () => number): Question[] {
+/**
+ * Phrasings: 'sft' draws every paraphrase but the last of each template; 'all' draws any. The SFT split
+ * uses 'sft', so a third to a half of the RL and held-out questions are worded in ways SFT never showed:
+ * learning them from the execution reward alone is what the RL stage is for.
+ */
+export type Phrasing = 'sft' | 'all';
+
+function instantiate(spec: DbSpec, db: Database.Database, random: () => number, phrasing: Phrasing = 'all'): Question[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const out: Question[] = [];
+  const phrase = (variants: string[]) => pick(phrasing === 'sft' && variants.length > 1 ? variants.slice(0, -1) : variants);
   const values = (t: string, c: string) => (db.prepare(`SELECT DISTINCT ${c} AS v FROM ${t} ORDER BY ${c}`).all() as { v: string | number }[]).map((r) => r.v);
-  const q = (template: string, variants: string[], sql: string) => out.push({ template, question: pick(variants), sql });
+  const q = (template: string, variants: string[], sql: string) => out.push({ template, question: phrase(variants), sql });
   for (const t of spec.tables) {
     const P = plural(t.singular);
     const label = t.columns.find((c) => c.kind === 'text' && !c.category)?.name ?? t.columns.find((c) => c.kind === 'text')?.name ?? 'id';
@@ -205,7 +214,7 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
   const seed = opts.seed ?? 0;
   const trainRounds = opts.trainRounds ?? 30;
   const heldRounds = opts.heldoutRounds ?? 40;
-  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v3-seed${seed}-r${trainRounds}-${heldRounds}`);
+  const dir = opts.outDir ?? join(sqlrlCacheDir(), 'synth', `v4-seed${seed}-r${trainRounds}-${heldRounds}`);
   const bench = { dir, trainFile: join(dir, 'train.jsonl'), rlFile: join(dir, 'rl.jsonl'), heldoutFile: join(dir, 'heldout.jsonl') };
   if (existsSync(bench.heldoutFile)) return bench;
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -238,7 +247,7 @@ export function generateSynth(opts: SynthOptions = {}): SynthBenchmark {
         held.splice(before + 60);
       }
       else {
-        for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random), train, 'train');
+        for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random, 'sft'), train, 'train');
         for (let r = 0; r < trainRounds; r++) emit(instantiate(spec, db, random), rl, 'rl');
         // unseen instances: fresh draws whose question text never appeared in train
         for (let r = 0; r < heldRounds; r++) emit(instantiate(spec, db, random), held, 'heldout');

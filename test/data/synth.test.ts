@@ -26,6 +26,10 @@ test('splits: every gold query returns rows; train, rl and held-out questions ne
   for (const k of keys.heldout!) assert.ok(!keys.train!.has(k) && !keys.rl!.has(k), k);
   assert.ok(splits.train.every((e) => e.dbId !== HELD_OUT_DB) && splits.rl.every((e) => e.dbId !== HELD_OUT_DB));
   assert.ok(splits.heldout.some((e) => e.dbId === HELD_OUT_DB) && splits.heldout.some((e) => e.dbId !== HELD_OUT_DB));
+  // the last paraphrase of a template (here: count and count_where's "What is the number of ...") is held back from SFT
+  const heldBack = (e: { question: string }) => e.question.startsWith('What is the number of');
+  assert.ok(!splits.train.some(heldBack));
+  assert.ok(splits.rl.some(heldBack) && splits.heldout.some((e) => heldBack(e) && e.dbId !== HELD_OUT_DB));
   const families = new Set(splits.train.map((e) => e.difficulty));
   for (const f of ['count', 'where_eq', 'group_count', 'having', 'top1', 'join_where', 'nested_in', 'nested_avg', 'agg_avg']) assert.ok(families.has(f), f);
   const dbs = new Map<string, Database.Database>();
