@@ -36,6 +36,8 @@ export interface ExecutorOptions {
  * (a trainer at nice 0 on every core) still progresses; at 19 it would get ~1.5% and starve to its timeout.
  */
 const STUCK_NICE = 10;
+/** A query is niced only once it has run this long (and past stallMs). */
+const NICE_AFTER_MS = 1000;
 
 export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 100 };
 
@@ -52,7 +54,7 @@ interface Worker {
   timer?: NodeJS.Timeout;
   /** Booted (sent its ready message): a query's clock starts only then, so process start-up never eats its timeout. */
   ready: boolean;
-  /** Lowered to STUCK_NICE once presumed stuck; restored (or the worker retired) when its query ends. */
+  /** Lowered to STUCK_NICE once its query has run NICE_AFTER_MS; restored (or the worker retired) when the query ends. */
   niced?: boolean;
 }
 
@@ -190,16 +192,6 @@ export class SqlExecutor {
   private capacity(): number {
     const now = performance.now();
     const stuck = this.workers.filter((w) => w.job && w.ready && now - w.startedAt > this.stallMs);
-    // A presumed runaway yields the CPU to the queries still flowing (it dies at its timeout anyway).
-    for (const w of stuck) {
-      if (w.niced || w.child.pid === undefined) continue;
-      w.niced = true;
-      try {
-        setPriority(w.child.pid, STUCK_NICE);
-      } catch {
-        // not permitted on this platform: the runaway keeps its share until its timeout
-      }
-    }
     return Math.min(this.maxWorkers, this.size + stuck.length);
   }
 
@@ -249,6 +241,23 @@ export class SqlExecutor {
     if (!w.job) return;
     w.startedAt = performance.now();
     w.timer = setTimeout(() => this.onTimeout(w), w.job.timeoutMs);
+    const id = w.job.req.id;
+    setTimeout(() => this.niceIfStillRunning(w, id), Math.max(this.stallMs, NICE_AFTER_MS)).unref();
+  }
+
+  /**
+   * A query still running after NICE_AFTER_MS is presumed a runaway and yields the CPU to the queries
+   * still flowing (it dies at its timeout anyway). Later than the extra worker (stallMs), so that a
+   * legitimately heavy query of a few hundred ms keeps its full share.
+   */
+  private niceIfStillRunning(w: Worker, id: number): void {
+    if (w.job?.req.id !== id || w.niced || w.child.pid === undefined || this.closed) return;
+    w.niced = true;
+    try {
+      setPriority(w.child.pid, STUCK_NICE);
+    } catch {
+      // not permitted on this platform: the runaway keeps its share until its timeout
+    }
   }
 
   private spawn(): Worker {
