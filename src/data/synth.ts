@@ -129,14 +129,14 @@ interface Question {
   template: string;
 }
 
-/** Every template instantiated with random parameters drawn from the database's own rows. */
 /**
  * Phrasings: 'sft' draws every paraphrase but the last of each template; 'all' draws any. The SFT split
  * uses 'sft', so a third to a half of the RL and held-out questions are worded in ways SFT never showed:
  * learning them from the execution reward alone is what the RL stage is for.
  */
-export type Phrasing = 'sft' | 'all';
+type Phrasing = 'sft' | 'all';
 
+/** Every template instantiated with random parameters drawn from the database's own rows. */
 function instantiate(spec: DbSpec, db: Database.Database, random: () => number, phrasing: Phrasing = 'all'): Question[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const out: Question[] = [];

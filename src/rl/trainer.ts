@@ -56,10 +56,10 @@ export interface GrpoLoopOptions extends LoopOptions {
   maxSampleBatches: number;
 }
 
-const allEqual = (xs: number[]) => xs.every((x) => x === xs[0]);
+/** A group whose rewards differ: it carries a learning signal. */
+const informative = (g: { results: { reward: number }[] }) => g.results.some((r) => r.reward !== g.results[0]!.reward);
 /** The first `n` groups whose rewards differ, topped up in draw order with uniform ones when there are fewer. */
 export function pickGroups<G extends { results: { reward: number }[] }>(groups: G[], n: number): G[] {
-  const informative = (g: G) => !allEqual(g.results.map((r) => r.reward));
   return [...groups.filter(informative), ...groups.filter((g) => !informative(g))].slice(0, n);
 }
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -119,7 +119,7 @@ export async function grpoTrain(policy: Policy, o: GrpoLoopOptions): Promise<Tra
       secRewards += (performance.now() - ts) / 1000;
       batch.forEach((ex, i) => sampled.push({ ex, prompt: prompts[i]!, samples: samples[i]!, results: results.slice(i * K, (i + 1) * K) }));
       drawn += o.batchSize;
-      if (sampled.filter((g) => !allEqual(g.results.map((r) => r.reward))).length >= o.batchSize) break;
+      if (sampled.filter(informative).length >= o.batchSize) break;
     }
     // The groups trained on: all of them, or with dynamic sampling the first batchSize informative ones.
     const used = o.dynamicSampling ? pickGroups(sampled, o.batchSize) : sampled;
@@ -184,7 +184,7 @@ export async function grpoTrain(policy: Policy, o: GrpoLoopOptions): Promise<Tra
       truncated_frac: mean(flat.map((f) => (f.s.finishReason === 'length' ? 1 : 0))),
       zero_std_groups: adv.zeroStd.filter(Boolean).length,
       groups: used.length,
-      ...(o.dynamicSampling ? { sampled_groups: sampled.length, informative_groups: sampled.filter((g) => !allEqual(g.results.map((r) => r.reward))).length } : {}),
+      ...(o.dynamicSampling ? { sampled_groups: sampled.length, informative_groups: sampled.filter(informative).length } : {}),
       lr: lrAt(o.learningRate, o.lrSchedule, step - 1, o.maxSteps, o.warmupSteps),
       grad_norm: gradNorm,
       sec_sampling: secSampling,

@@ -52,6 +52,8 @@ interface Worker {
   job?: Job;
   startedAt: number;
   timer?: NodeJS.Timeout;
+  /** Fires NICE_AFTER_MS into a query: the query is presumed a runaway and niced. */
+  niceTimer?: NodeJS.Timeout;
   /** Booted (sent its ready message): a query's clock starts only then, so process start-up never eats its timeout. */
   ready: boolean;
   /** Lowered to STUCK_NICE once its query has run NICE_AFTER_MS; restored (or the worker retired) when the query ends. */
@@ -167,7 +169,7 @@ export class SqlExecutor {
       this.workers.splice(0).map(
         (w) =>
           new Promise<void>((resolve) => {
-            if (w.timer) clearTimeout(w.timer);
+            this.stopClock(w);
             w.job?.resolve({ kind: 'error', message: 'executor closed', ms: 0 });
             if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
             w.child.once('exit', () => resolve());
@@ -241,8 +243,15 @@ export class SqlExecutor {
     if (!w.job) return;
     w.startedAt = performance.now();
     w.timer = setTimeout(() => this.onTimeout(w), w.job.timeoutMs);
-    const id = w.job.req.id;
-    setTimeout(() => this.niceIfStillRunning(w, id), Math.max(this.stallMs, NICE_AFTER_MS)).unref();
+    w.niceTimer = setTimeout(() => this.nice(w), Math.max(this.stallMs, NICE_AFTER_MS));
+  }
+
+  /** The query on this worker ended (answer, timeout, death, close): its timers go with it. */
+  private stopClock(w: Worker): void {
+    clearTimeout(w.timer);
+    clearTimeout(w.niceTimer);
+    w.timer = undefined;
+    w.niceTimer = undefined;
   }
 
   /**
@@ -250,8 +259,9 @@ export class SqlExecutor {
    * still flowing (it dies at its timeout anyway). Later than the extra worker (stallMs), so that a
    * legitimately heavy query of a few hundred ms keeps its full share.
    */
-  private niceIfStillRunning(w: Worker, id: number): void {
-    if (w.job?.req.id !== id || w.niced || w.child.pid === undefined || this.closed) return;
+  private nice(w: Worker): void {
+    w.niceTimer = undefined;
+    if (w.niced || w.child.pid === undefined) return;
     w.niced = true;
     try {
       setPriority(w.child.pid, STUCK_NICE);
@@ -276,9 +286,8 @@ export class SqlExecutor {
       }
       if (!w.job || msg.id !== w.job.req.id) return;
       const job = w.job;
-      clearTimeout(w.timer);
+      this.stopClock(w);
       w.job = undefined;
-      w.timer = undefined;
       job.resolve(msg.result);
       if (w.niced) this.unnice(w);
       this.dispatch();
@@ -286,7 +295,7 @@ export class SqlExecutor {
     child.on('exit', (code, signal) => {
       const i = this.workers.indexOf(w);
       if (i >= 0) this.workers.splice(i, 1);
-      if (w.timer) clearTimeout(w.timer);
+      this.stopClock(w);
       const job = w.job;
       w.job = undefined;
       if (job && !this.closed) {
@@ -303,8 +312,8 @@ export class SqlExecutor {
   private onTimeout(w: Worker): void {
     const job = w.job;
     if (!job) return;
+    this.stopClock(w);
     w.job = undefined;
-    w.timer = undefined;
     this.stats.timeouts++;
     this.stats.workerRestarts++;
     w.child.kill('SIGKILL');
