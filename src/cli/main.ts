@@ -1,6 +1,6 @@
 // The `sqlrl` command: one subcommand per module in src/cli/commands/.
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './options.js';
+import { UsageError } from '../errors.js';
 import { commands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<void> {

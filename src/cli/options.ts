@@ -1,15 +1,10 @@
 // Command options from one zod schema: the same fields come from a YAML file
 // (`--config`) and from flags (flags win); `--help` is generated from the
 // schema's field descriptions and defaults.
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-
-/** A user mistake: printed as one line, no stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { loadYamlConfig } from '../config-file.js';
+import { formatZodError, UsageError } from '../errors.js';
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
@@ -93,41 +88,6 @@ export function addSchemaOptions(cmd: Command, schema: AnyObject, opts: { positi
     cmd.addOption(option);
   }
   return cmd;
-}
-
-/** One line naming each field that failed validation. */
-export function formatZodError(err: z.ZodError, where = ''): string {
-  const parts = err.issues.map((issue) => {
-    const path = issue.path.length ? issue.path.join('.') : '(root)';
-    if (issue.code === 'unrecognized_keys') {
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}${issue.path.length ? ` in ${path}` : ''}`;
-    }
-    return `${path}: ${issue.message}`;
-  });
-  return `${where ? `${where}: ` : ''}${parts.join('; ')}`;
-}
-
-/** Loads a YAML config file into a plain object (camelCase or kebab-case keys). */
-export function loadYamlConfig(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`config file '${file}' cannot be read (check the --config path)`);
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (e) {
-    throw new UsageError(`config file '${file}' is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
-  if (data == null) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`config file '${file}' must hold a mapping of option: value`);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-    out[k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
-  }
-  return out;
 }
 
 /**

@@ -1,9 +1,11 @@
 // Dataset loaders: Spider, BIRD, a generic JSONL, and the bundled sample. Each returns Examples in
 // dataset order; a missing database file is not an error here (callers decide: evaluation reports
 // it or skips it), but a missing question file is, with the flag that fixes it.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Example } from './types.js';
+import { asRecords, dbPathFor, readJson, str } from './files.js';
+import { loadJsonl } from './jsonl.js';
 import { buildSampleDataset } from './sample.js';
 import { loadSynth } from './synth.js';
 
@@ -20,33 +22,6 @@ export interface DatasetOptions {
   file?: string;
   /** Where the SQLite files live; defaults per dataset (Spider: DIR/database, BIRD: DIR/<split>_databases). */
   dbDir?: string;
-}
-
-function readJson(file: string, what: string, fix: string): unknown {
-  if (!existsSync(file)) throw new Error(`${what} '${file}' not found (${fix})`);
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
-  } catch (err) {
-    throw new Error(`${what} '${file}' is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function asRecords(value: unknown, file: string): Record<string, unknown>[] {
-  if (!Array.isArray(value)) throw new Error(`'${file}' must hold a JSON array of examples`);
-  return value as Record<string, unknown>[];
-}
-
-function str(rec: Record<string, unknown>, keys: string[], file: string, i: number): string {
-  for (const k of keys) if (typeof rec[k] === 'string') return rec[k] as string;
-  throw new Error(`${file}: example ${i} has no string field ${keys.map((k) => `'${k}'`).join(' or ')}`);
-}
-
-/** `<dbDir>/<id>/<id>.sqlite` (Spider, BIRD), or `<dbDir>/<id>.sqlite`, whichever exists; the first if neither. */
-export function dbPathFor(dbDir: string, dbId: string): string {
-  const nested = join(dbDir, dbId, `${dbId}.sqlite`);
-  if (existsSync(nested)) return nested;
-  const flat = join(dbDir, `${dbId}.sqlite`);
-  return existsSync(flat) ? flat : nested;
 }
 
 export function loadSpider(dataDir: string, split = 'dev', dbDir?: string): Example[] {
@@ -92,45 +67,6 @@ export function loadBird(dataDir: string, split = 'dev', dbDir?: string): Exampl
       ...(difficulty ? { difficulty } : {}),
     };
   });
-}
-
-/**
- * One JSON object per line: `question`, `sql` (or `query`/`gold_sql`), and `db_path` (relative to the
- * file) or `db_id` (under dbDir, default the file's directory). Optional `id`, `evidence`, `difficulty`.
- */
-export function loadJsonl(file: string, dbDir?: string): Example[] {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new Error(`JSONL file '${path}' not found (pass --file or --data-dir with the .jsonl path)`);
-  const base = dirname(path);
-  const dbRoot = resolve(dbDir ?? base);
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const out: Example[] = [];
-  lines.forEach((line, lineNo) => {
-    if (!line.trim()) return;
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      throw new Error(`${path}:${lineNo + 1}: not a JSON object`);
-    }
-    const where = `${path}:${lineNo + 1}`;
-    const index = out.length;
-    const dbPathField = typeof rec.db_path === 'string' ? rec.db_path : undefined;
-    const dbId = typeof rec.db_id === 'string' ? rec.db_id : undefined;
-    if (!dbPathField && !dbId) throw new Error(`${where}: needs 'db_id' or 'db_path'`);
-    const dbPath = dbPathField ? (isAbsolute(dbPathField) ? dbPathField : resolve(base, dbPathField)) : dbPathFor(dbRoot, dbId!);
-    out.push({
-      id: typeof rec.id === 'string' ? rec.id : `jsonl-${String(index).padStart(4, '0')}`,
-      index,
-      question: str(rec, ['question'], where, index),
-      dbId: dbId ?? dbPath.replace(/^.*[\\/]/, '').replace(/\.(sqlite3?|db)$/, ''),
-      dbPath,
-      goldSql: str(rec, ['sql', 'query', 'gold_sql', 'SQL'], where, index),
-      ...(typeof rec.evidence === 'string' && rec.evidence ? { evidence: rec.evidence } : {}),
-      ...(typeof rec.difficulty === 'string' ? { difficulty: rec.difficulty } : {}),
-    });
-  });
-  return out;
 }
 
 export function loadDataset(opts: DatasetOptions): Example[] {

@@ -9,7 +9,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadJsonl } from './datasets.js';
+import { rng } from '../random.js';
+import { loadJsonl } from './jsonl.js';
 import { sqlrlCacheDir } from './sample.js';
 import type { Example } from './types.js';
 
@@ -73,17 +74,6 @@ export const SYNTH_DBS: DbSpec[] = [
 ];
 
 export const HELD_OUT_DB = 'library';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plural = (s: string) => (s.endsWith('y') ? `${s.slice(0, -1)}ies` : s.endsWith('s') || s.endsWith('ch') ? `${s}es` : `${s}s`);
 

@@ -7,7 +7,7 @@ import { CHATML_TEMPLATE, fitByteLevelBpe } from './bpe-fit.js';
 import type { ModelConfig, Tensor } from './config.js';
 import { writeSafetensors } from './io/safetensors.js';
 import { hfConfigJson } from './io/save.js';
-import { rng } from './model.js';
+import { rng } from '../random.js';
 
 export interface ScratchModelOptions {
   vocabSize: number;

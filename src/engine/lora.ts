@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from './config.js';
 import { SafetensorsFile, writeSafetensors } from './io/safetensors.js';
-import { LINEAR_NAMES, rng, type CausalLM, type LinearName, type Param } from './model.js';
+import { rng } from '../random.js';
+import { LINEAR_NAMES, type CausalLM, type LinearName, type Param } from './model.js';
 
 export interface LoraConfig {
   r: number;

@@ -4,6 +4,7 @@
 //    trainable parameters (LoRA adapters, or every weight in full-parameter mode);
 //  - prefill + decode: inference with a KV cache, K samples of one prompt decoded as a batch.
 import type { ModelConfig, Tensor } from './config.js';
+import { rng } from '../random.js';
 import { sgemm } from './blas.js';
 import {
   attentionBackward,
@@ -104,17 +105,6 @@ export interface KvCache {
   v: Float32Array[];
 }
 
-/** A small seeded RNG (mulberry32) for initialisation and dropout masks. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class CausalLM {
   readonly rope: RopeTable;

@@ -1,12 +1,13 @@
 // CpuPolicy: the CPU engine behind rl/'s Policy seam. Samples K completions of a prompt as one batch
 // (the prompt's KV computed once and shared), recomputes logprobs with the adapter on (policy) or off
 // (reference, no second copy of the weights), backpropagates per-token weights, and steps AdamW.
-import type { Policy, Sample, SampleOptions, Sequence } from '../rl/policy.js';
+import type { Policy, Sample, SampleOptions, Sequence } from '../interfaces/policy.js';
 import type { ModelConfig } from './config.js';
 import { blasDescription } from './blas.js';
 import { loadModel, type LoadedModel } from './io/load.js';
 import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from './lora.js';
-import { CausalLM, rng, type Param } from './model.js';
+import { rng } from '../random.js';
+import { CausalLM, type Param } from './model.js';
 import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
 import { chooseToken } from './sample.js';
 import { mkdirSync } from 'node:fs';

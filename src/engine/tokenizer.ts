@@ -3,7 +3,7 @@
 // tokenizer embedded in a GGUF file (tokenizer.ggml.*), so one .gguf is enough.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import type { Tokenizer } from '../rl/policy.js';
+import type { Tokenizer } from '../interfaces/policy.js';
 import type { GgufFile } from './io/gguf.js';
 
 export interface TokenizerSpec {

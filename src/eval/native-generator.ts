@@ -1,7 +1,7 @@
 // A generator over any Policy (the CPU engine, or whatever implements the seam): chat messages through
 // the model's chat template, sampled on the policy. Requests run one after another (the engine uses
 // both cores for each); the n completions of one request are one batch sharing the prompt's KV.
-import type { Policy } from '../rl/policy.js';
+import type { Policy } from '../interfaces/policy.js';
 import type { GenerationParams, GenerationRequest, Generator } from './generators.js';
 
 export class PolicyGenerator implements Generator {

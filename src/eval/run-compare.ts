@@ -1,5 +1,6 @@
 // `sqlrl compare`: the per-example difference between two evaluation runs of the same dataset,
 // with a paired bootstrap confidence interval on the accuracy delta.
+import { rng } from '../random.js';
 
 export interface ComparedExample {
   index: number;
@@ -21,23 +22,11 @@ export interface DeltaStats {
   bothWrong: number;
 }
 
-/** Deterministic 32-bit PRNG (mulberry32) so a comparison's interval is reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Paired bootstrap of the mean of `diffs` (each in {-1, 0, 1}); percentile interval. */
 export function bootstrapInterval(diffs: number[], resamples = 2000, seed = 0): [number, number] {
   const n = diffs.length;
   if (n === 0) return [0, 0];
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   const means = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let s = 0;

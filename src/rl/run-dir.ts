@@ -3,6 +3,7 @@
 // a crash never leaves a half checkpoint that a resume would trust.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rng } from '../random.js';
 
 export interface TrainerState {
   step: number;
@@ -100,14 +101,7 @@ export class RunDir {
 /** Seeded data order: epoch e is a Fisher-Yates shuffle of 0..n-1 with seed (seed, e). */
 export function dataOrder(n: number, seed: number, epoch: number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
-  let a = (seed * 2654435761 + epoch * 40503 + 1) >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = rng((seed * 2654435761 + epoch * 40503 + 1) >>> 0);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [idx[i], idx[j]] = [idx[j]!, idx[i]!];

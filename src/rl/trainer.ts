@@ -7,7 +7,7 @@ import type { Example } from '../data/types.js';
 import type { RewardResult, RewardScorer } from '../reward/scorer.js';
 import type { SqlValue } from '../sql/types.js';
 import { groupAdvantages, grpoLoss, type GrpoConfig, type GrpoSequence } from './grpo.js';
-import type { Policy, Sample } from './policy.js';
+import type { Policy, Sample } from '../interfaces/policy.js';
 import { exampleAt, RunDir, type TrainerState } from './run-dir.js';
 
 export type LrSchedule = 'constant' | 'linear' | 'cosine';

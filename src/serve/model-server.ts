@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Policy, Sample } from '../rl/policy.js';
+import type { Policy, Sample } from '../interfaces/policy.js';
 
 export interface ModelServerOptions {
   policy: Policy;

@@ -5,7 +5,7 @@
 //   GET  /health, GET /metrics (Prometheus text)
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { dbPathFor } from '../data/datasets.js';
+import { dbPathFor } from '../data/files.js';
 import type { Example } from '../data/types.js';
 import { RewardScorer, type RewardResult } from '../reward/scorer.js';
 import type { RewardConfig } from '../reward/presets.js';

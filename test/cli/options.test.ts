@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { addSchemaOptions, resolveOptions, UsageError, flagName } from '../../src/cli/options.js';
+import { addSchemaOptions, resolveOptions, flagName } from '../../src/cli/options.js';
+import { UsageError } from '../../src/errors.js';
 
 const schema = z.object({
   dataDir: z.string().describe('dataset directory'),

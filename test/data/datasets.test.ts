@@ -5,7 +5,8 @@ import { mkdtempSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadBird, loadDataset, loadJsonl, loadSpider, missingDatabases } from '../../src/data/datasets.js';
+import { loadBird, loadDataset, loadSpider, missingDatabases } from '../../src/data/datasets.js';
+import { loadJsonl } from '../../src/data/jsonl.js';
 import { buildSampleDataset } from '../../src/data/sample.js';
 import { SPIDER_DIR, NO_SPIDER } from '../helpers/paths.js';
 

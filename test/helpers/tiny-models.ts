@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ModelConfig, Tensor } from '../../src/engine/config.js';
 import { CHATML_TEMPLATE, fitByteLevelBpe } from '../../src/engine/bpe-fit.js';
 import { writeSafetensors } from '../../src/engine/io/safetensors.js';
-import { rng } from '../../src/engine/model.js';
+import { rng } from '../../src/random.js';
 
 export function tinyConfig(kind: 'llama' | 'qwen2', over: Partial<ModelConfig> = {}): ModelConfig {
   return {

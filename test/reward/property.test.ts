@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadSpider, missingDatabases } from '../../src/data/datasets.js';
 import { evaluatePredictions } from '../../src/eval/execution-eval.js';
-import { mulberry32 } from '../../src/eval/run-compare.js';
+import { rng } from '../../src/random.js';
 import { RewardScorer } from '../../src/reward/scorer.js';
 import { SqlExecutor } from '../../src/sql/executor.js';
 import { SPIDER_DIR, NO_SPIDER } from '../helpers/paths.js';
@@ -18,7 +18,7 @@ test('arctic reward = 1 exactly when eval matches, 0.1 exactly when it runs but 
   const ex = all.filter((e) => !missing.has(e.index));
   const byDb = new Map<string, typeof ex>();
   for (const e of ex) byDb.set(e.dbId, [...(byDb.get(e.dbId) ?? []), e]);
-  const random = mulberry32(11);
+  const random = rng(11);
   const pairs = Array.from({ length: 300 }, () => {
     const gold = ex[Math.floor(random() * ex.length)]!;
     const pool = byDb.get(gold.dbId)!;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { comparisonHtml, type ComparisonJson, type EvalReportJson } from '../../eval/html-report.js';
 import { compareRuns, pairReports } from '../../eval/run-compare.js';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 export const CompareOptions = z.object({
   runA: z.string().describe('report JSON of run A (sqlrl eval --report), or a run directory holding report.json'),

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 export const DashboardOptions = z.object({
   runDirs: z.array(z.string()).min(1).describe('run directories (written by sqlrl train / sqlrl sft)'),

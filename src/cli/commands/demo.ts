@@ -17,7 +17,8 @@ import { compareRuns, pairReports } from '../../eval/run-compare.js';
 import { extractSql } from '../../reward/extract.js';
 import { SftOptions, TrainOptions } from '../../rl/config.js';
 import { SqlExecutor } from '../../sql/executor.js';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 import { runSft, runTrain } from './train.js';
 
 export const DemoOptions = z

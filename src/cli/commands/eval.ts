@@ -11,7 +11,8 @@ import type { Example } from '../../data/types.js';
 import { evaluatePredictions, type EvalReport } from '../../eval/execution-eval.js';
 import { evalReportHtml } from '../../eval/html-report.js';
 import { SqlExecutor } from '../../sql/executor.js';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 export const DatasetFields = {
   dataset: z.enum(DATASETS).default('sample').describe('which loader: spider, bird, jsonl, or the bundled sample'),

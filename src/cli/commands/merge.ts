@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { z } from 'zod';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 export const MergeOptions = z.object({
   model: z.string().describe('base model: a Hugging Face folder, a .gguf file, or hf:ORG/NAME'),

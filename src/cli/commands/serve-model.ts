@@ -2,7 +2,8 @@
 // so any OpenAI client — and `sqlrl eval --endpoint` — can use it.
 import { Command } from 'commander';
 import { z } from 'zod';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 export const ServeModelOptions = z.object({
   model: z.string().describe('a Hugging Face folder, a .gguf file, or hf:ORG/NAME'),

@@ -1,10 +1,11 @@
 // `sqlrl serve`: the reward server (batch JSON API + OpenRLHF's remote reward protocol) over a dataset.
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { RewardConfig, PRESETS } from '../../reward/presets.js';
 import { SqlExecutor } from '../../sql/executor.js';
-import { addSchemaOptions, loadYamlConfig, resolveOptions, UsageError, formatZodError } from '../options.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
+import { loadRewardConfig } from '../../reward/config.js';
+import { PRESETS } from '../../reward/presets.js';
 import { DatasetFields, loadExamples } from './eval.js';
 
 export const ServeOptions = z.object({
@@ -17,18 +18,6 @@ export const ServeOptions = z.object({
   timeout: z.number().positive().default(30).describe('per-query timeout in seconds'),
   workers: z.number().int().positive().optional().describe('sandbox worker processes (default: one per core)'),
 });
-
-export function loadRewardConfig(spec: string, mode?: 'spider' | 'bird' | 'strict'): RewardConfig {
-  let cfg: RewardConfig;
-  if (PRESETS[spec]) cfg = { preset: spec };
-  else if (existsSync(spec)) {
-    const raw = loadYamlConfig(spec);
-    const p = RewardConfig.safeParse(raw);
-    if (!p.success) throw new UsageError(formatZodError(p.error, `reward config '${spec}'`));
-    cfg = p.data;
-  } else throw new UsageError(`unknown reward preset '${spec}' (known: ${Object.keys(PRESETS).join(', ')}; or pass a YAML file)`);
-  return mode ? { ...cfg, mode } : cfg;
-}
 
 export function register(program: Command): void {
   const cmd = program.command('serve').description('Serve rewards over HTTP: POST /v1/rewards (batch JSON) and POST /get_reward (OpenRLHF remote reward).');

@@ -8,8 +8,9 @@ import { GRPO_DEFAULTS } from '../../rl/grpo.js';
 import { SftOptions, TrainOptions } from '../../rl/config.js';
 import { grpoTrain, sftTrain } from '../../rl/trainer.js';
 import { SqlExecutor } from '../../sql/executor.js';
-import { addSchemaOptions, resolveOptions, UsageError } from '../options.js';
-import { loadRewardConfig } from './serve.js';
+import { addSchemaOptions, resolveOptions } from '../options.js';
+import { UsageError } from '../../errors.js';
+import { loadRewardConfig } from '../../reward/config.js';
 import { buildPolicy, checkOutputDir, heldOutEvaluator, loadModelOrExplain, loadSplit, maybeDashboard, promptTokens, sftPairs, stepBar } from './training.js';
 
 export async function runTrain(o: TrainOptions): Promise<{ finalEx: number | null; dir: string }> {

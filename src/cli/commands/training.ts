@@ -11,11 +11,11 @@ import { extractSql } from '../../reward/extract.js';
 import { evaluateGenerator } from '../../eval/generate-eval.js';
 import { PolicyGenerator } from '../../eval/native-generator.js';
 import type { SqlExecutor } from '../../sql/executor.js';
-import type { Policy } from '../../rl/policy.js';
+import type { Policy } from '../../interfaces/policy.js';
 import { RunDir } from '../../rl/run-dir.js';
 import { z } from 'zod';
 import { CommonRunFields } from '../../rl/config.js';
-import { UsageError } from '../options.js';
+import { UsageError } from '../../errors.js';
 
 const CommonSchema = z.object(CommonRunFields);
 type Common = z.infer<typeof CommonSchema>;

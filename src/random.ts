@@ -1,0 +1,14 @@
+// The one seeded random number generator (mulberry32): initialisation, dropout masks, data order,
+// sampling, the synthetic benchmark, bootstrap intervals. Same seed, same stream, on every machine.
+
+/** Uniform numbers in [0, 1) from a 32-bit seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
