@@ -78,56 +78,60 @@ export function blasDescription(): string {
   return i.backend === 'js' ? 'pure TypeScript GEMM (no BLAS library found; apt-get install libopenblas0-pthread)' : `${i.library} (kernel ${i.coreName ?? '?'}${i.coreTypeSetBySqlrl ? ', OPENBLAS_CORETYPE=SkylakeX set by sqlrl' : ''}, ${i.threads ?? '?'} threads)`;
 }
 
+/** Leading dimensions (row strides) when a matrix is a block of a larger row-major array. */
+export interface LeadingDims {
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+}
+
 /**
  * C[m,n] = alpha · op(A) · op(B) + beta · C, row-major. op(A) is [m,k]: A is [m,k] (lda = k) or, when
  * transA, [k,m] (lda = m); op(B) is [k,n]: B is [k,n] (ldb = n) or, when transB, [n,k] (ldb = k).
+ * `ld` overrides the leading dimensions (a block of a wider matrix; pass subarrays for offsets).
  */
-export function sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
+export function sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array, ld?: LeadingDims): void {
   load();
   if (m === 0 || n === 0) return;
-  const lda = transA ? m : k;
-  const ldb = transB ? k : n;
+  const lda = ld?.lda ?? (transA ? m : k);
+  const ldb = ld?.ldb ?? (transB ? k : n);
+  const ldc = ld?.ldc ?? n;
   if (sgemmNative) {
-    if (m === 1 && !transA) {
+    if (m === 1 && !transA && ldc === n) {
       // one row: y = op(B)ᵀ x is a matrix-vector product, 2-3x faster than sgemm in OpenBLAS 0.3.21
       sgemvNative!(ROW_MAJOR, transB ? NO_TRANS : TRANS, transB ? n : k, transB ? k : n, alpha, b, ldb, a, 1, beta, c, 1);
       return;
     }
-    sgemmNative(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    sgemmNative(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  sgemmJs(transA, transB, m, n, k, alpha, a, b, beta, c);
+  sgemmJs(transA, transB, m, n, k, alpha, a, b, beta, c, lda, ldb, ldc);
 }
 
 /** The portable fallback: blocked over k so the B rows stay in cache; contiguous inner loops. */
-export function sgemmJs(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
-  for (let i = 0; i < m * n; i++) c[i] = beta === 0 ? 0 : c[i]! * beta;
+export function sgemmJs(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array, lda = transA ? m : k, ldb = transB ? k : n, ldc = n): void {
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) c[i * ldc + j] = beta === 0 ? 0 : c[i * ldc + j]! * beta;
   if (transB) {
     // C[i,j] += sum_p A[i,p] B[j,p]: dot products of contiguous rows
     const arow = new Float32Array(k);
     for (let i = 0; i < m; i++) {
-      for (let p = 0; p < k; p++) arow[p] = transA ? a[p * m + i]! : a[i * k + p]!;
+      for (let p = 0; p < k; p++) arow[p] = transA ? a[p * lda + i]! : a[i * lda + p]!;
       for (let j = 0; j < n; j++) {
         let s = 0;
-        const bo = j * k;
+        const bo = j * ldb;
         for (let p = 0; p < k; p++) s += arow[p]! * b[bo + p]!;
-        c[i * n + j]! += alpha * s;
+        c[i * ldc + j]! += alpha * s;
       }
     }
     return;
   }
   for (let i = 0; i < m; i++) {
-    const co = i * n;
+    const co = i * ldc;
     for (let p = 0; p < k; p++) {
-      const av = alpha * (transA ? a[p * m + i]! : a[i * k + p]!);
+      const av = alpha * (transA ? a[p * lda + i]! : a[i * lda + p]!);
       if (av === 0) continue;
-      const bo = p * n;
+      const bo = p * ldb;
       for (let j = 0; j < n; j++) c[co + j]! += av * b[bo + j]!;
     }
   }
-}
-
-/** Y[m,n] (+)= X[m,k] · Wᵀ for a weight W stored [n,k] (the Hugging Face [out, in] layout). */
-export function linearForward(x: Float32Array, w: Float32Array, y: Float32Array, m: number, n: number, k: number, accumulate = false): void {
-  sgemm(false, true, m, n, k, 1, x, w, accumulate ? 1 : 0, y);
 }
