@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { blasDescription, blasInfo, sgemm } from '../src/engine/blas.js';
 import { saveHfModel } from '../src/engine/io/save.js';
 import { attachLora } from '../src/engine/lora.js';
+import { packGroups } from '../src/engine/batch.js';
 import { CausalLM } from '../src/engine/model.js';
 import { CpuPolicy } from '../src/engine/policy.js';
 
@@ -87,21 +88,20 @@ if (!existsSync(join(F32, 'model.safetensors'))) saveHfModel(F32, model, policy.
 
 // ---------------------------------------------------------------- prefill / decode
 const prompt = Array.from({ length: 256 }, (_, i) => 100 + i);
-let cache = model.newCache(1, 300);
 let t = performance.now();
-model.prefill(prompt, cache, false);
+model.prefill(prompt, false, false);
 const prefill = 256 / ((performance.now() - t) / 1000);
 const decodeRate = (B: number) => {
-  cache = model.newCache(B, 64);
-  model.prefill([5], cache, false);
-  model.broadcastPrompt(cache);
+  const state = model.prefill([5], false, false);
+  const cache = model.newDecodeCache(B, 64);
   const logits = new Float32Array(B * 49152);
-  let h = model.decode(Array(B).fill(5), cache, false);
+  const seqs = (t: number) => Array.from({ length: B }, (_, b) => ({ prefix: state, slot: b, t }));
+  let h = model.decodeStep(Array(B).fill(5), seqs(0), cache, false);
   const steps = 32;
   const s0 = performance.now();
   for (let s = 0; s < steps; s++) {
     model.logits(h, B, logits);
-    h = model.decode(Array(B).fill(7), cache, false);
+    h = model.decodeStep(Array(B).fill(7), seqs(s + 1), cache, false);
   }
   return (B * steps) / ((performance.now() - s0) / 1000);
 };
@@ -125,8 +125,8 @@ for (const p of params) for (let i = 0; i < p.data.length; i++) p.data[i] = 0.01
 const seqs = Array.from({ length: 8 }, (_, b) => Array.from({ length: 256 }, (_, j) => ((7 * j + 13 * b) % 4000) + 100));
 t = performance.now();
 for (const s of seqs) {
-  const { state } = model.forwardTrain(s, 128, { adapter: true, temperature: 1, keep: true });
-  model.backwardTrain(state!, new Float32Array(128).fill(-1 / (128 * 8)));
+  const { tape } = model.forward(packGroups([{ prompt: s.slice(0, 128), completions: [s.slice(128)] }]), { adapter: true, temperature: 1, keep: 'all' });
+  model.backward(tape!, new Float32Array(128).fill(-1 / (128 * 8)));
 }
 const fb = (performance.now() - t) / 1000;
 const rss = process.memoryUsage().rss / 2 ** 20;

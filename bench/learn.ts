@@ -11,8 +11,8 @@ import { CpuPolicy } from '../src/engine/policy.js';
 import { evaluateGenerator } from '../src/eval/generate-eval.js';
 import { PolicyGenerator } from '../src/eval/native-generator.js';
 import { extractSql } from '../src/reward/extract.js';
-import { SftOptions, TrainOptions } from '../src/rl/config.js';
-import { runSft, runTrain } from '../src/cli/commands/train.js';
+import { SftConfig, TrainConfig } from '../src/run/config.js';
+import { runSft, runTrain } from '../src/run/train.js';
 import { SqlExecutor } from '../src/sql/executor.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -38,16 +38,16 @@ async function ex(adapter?: string): Promise<number> {
 const common = { model: MODEL, dataset: 'builtin' as const, template: 'compact' as const, train: 'lora' as const, quiet: true, evalEvery: 0, saveEvery: 0, loraR: 16, loraAlpha: 32 };
 const base = await ex();
 let t = performance.now();
-await runSft(SftOptions.parse({ ...common, output: join(OUT, 'sft'), maxSteps: SFT_STEPS, batchSize: 8, learningRate: 5e-4 }));
+await runSft(SftConfig.parse({ ...common, output: join(OUT, 'sft'), maxSteps: SFT_STEPS, batchSize: 8, learningRate: 5e-4 }));
 const sftS = (performance.now() - t) / 1000;
 const sft = await ex(join(OUT, 'sft', 'final'));
 t = performance.now();
-await runTrain(TrainOptions.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'grpo'), split: 'rl', reward: 'arctic', maxSteps: GRPO_STEPS, batchSize: GRPO_BATCH, numGenerations: 8, temperature: 1, maxCompletionLength: 64, learningRate: 2e-4, lrSchedule: 'constant', warmupRatio: 0 }));
+await runTrain(TrainConfig.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'grpo'), split: 'rl', reward: 'arctic', maxSteps: GRPO_STEPS, batchSize: GRPO_BATCH, numGenerations: 8, temperature: 1, maxCompletionLength: 64, learningRate: 2e-4, lrSchedule: 'constant', warmupRatio: 0 }));
 const grpoS = (performance.now() - t) / 1000;
 const grpo = await ex(join(OUT, 'grpo', 'final'));
 // control: SFT from the SFT adapter for the same wall time GRPO used
 const controlSteps = Math.max(1, Math.round((SFT_STEPS * grpoS) / sftS));
-await runSft(SftOptions.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'control'), maxSteps: controlSteps, batchSize: 8, learningRate: 5e-4 }));
+await runSft(SftConfig.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'control'), maxSteps: controlSteps, batchSize: 8, learningRate: 5e-4 }));
 const control = await ex(join(OUT, 'control', 'final'));
 await executor.close();
 const lines = [

@@ -1,18 +1,22 @@
-// CpuPolicy: the CPU engine behind rl/'s Policy seam. Samples K completions of a prompt as one batch
-// (the prompt's KV computed once and shared), recomputes logprobs with the adapter on (policy) or off
-// (reference, no second copy of the weights), backpropagates per-token weights, and steps AdamW.
-import type { Policy, Sample, SampleOptions, Sequence } from '../interfaces/policy.js';
-import type { ModelConfig } from './config.js';
-import { blasDescription } from './blas.js';
-import { loadModel, type LoadedModel } from './io/load.js';
-import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from './lora.js';
-import { rng } from '../random.js';
-import { CausalLM, type Param } from './model.js';
-import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
-import { chooseToken } from './sample.js';
+// CpuPolicy: the CPU engine behind the Policy seam. Sampling prefills each prompt once and decodes every
+// sequence of every group as one batch; logprobs and backward pack groups into batches where each prompt
+// is computed once for its K completions, and reuse the prompt computed during sampling when the weights
+// have not changed since (the usual GRPO step: sample, score, update). The reference policy is the base
+// model with the adapter off, or, in full-parameter training, a frozen copy of the initial weights.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Group, Policy, Sample, SampleOptions, SampleRequest } from '../interfaces/policy.js';
+import { rng } from '../random.js';
+import { packGroups, type GroupInput } from './batch.js';
+import { blasDescription } from './blas.js';
+import type { ModelConfig } from './config.js';
 import { SafetensorsFile, writeSafetensors } from './io/safetensors.js';
+import { loadModel, type LoadedModel } from './io/load.js';
+import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from './lora.js';
+import { CausalLM, type DecodeSeq, type Keep, type Param, type PrefixState } from './model.js';
+import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
+import { PrefixCache } from './prefix-cache.js';
+import { chooseToken } from './sample.js';
 import type { ChatTokenizer } from './tokenizer.js';
 
 export interface CpuPolicyOptions {
@@ -26,9 +30,27 @@ export interface CpuPolicyOptions {
   seed?: number;
   /** Longest prompt + completion (default: min(model limit, 4096)). */
   maxPositions?: number;
-  /** Recompute each layer's activations in the backward pass instead of keeping them (memory for time). */
-  gradientCheckpointing?: boolean;
+  /**
+   * Keep only each layer's input in the training forward and recompute its activations in the backward
+   * (memory for time). 'auto' (default): on when keeping every activation would take more than
+   * `activationBudgetBytes`, and always when reusing a prompt computed during sampling.
+   */
+  gradientCheckpointing?: boolean | 'auto';
+  activationBudgetBytes?: number;
+  /** Full-parameter training: keep a frozen copy of the initial weights as the reference policy (KL, beta > 0). */
+  frozenReference?: boolean;
+  /** Bytes of prompts kept from sampling for the update (default 1 GiB). */
+  prefixCacheBytes?: number;
+  /** Rows per packed batch in logprobs/backward (groups are never split). */
+  maxBatchRows?: number;
+  /**
+   * Every completion with its own copy of the prompt, nothing reused (what the engine did before groups;
+   * kept for benchmarks that measure the difference).
+   */
+  perSequence?: boolean;
 }
+
+const MiB = 2 ** 20;
 
 export class CpuPolicy implements Policy {
   readonly tokenizer: ChatTokenizer;
@@ -36,7 +58,10 @@ export class CpuPolicy implements Policy {
   readonly optimizer: AdamW | null;
   private lr: number;
   private readonly seedBase: number;
-  private sampleCalls = 0;
+  /** Bumped whenever the weights change: prompts kept from an older version are not reused. */
+  private version = 0;
+  private readonly prefixes: PrefixCache;
+  private readonly reference: CausalLM | null;
 
   private constructor(
     readonly model: CausalLM,
@@ -50,6 +75,8 @@ export class CpuPolicy implements Policy {
     this.optimizer = params.length ? new AdamW(params, { ...ADAMW_DEFAULTS, ...opts.optimizer }) : null;
     this.lr = this.optimizer?.opts.lr ?? 0;
     this.seedBase = opts.seed ?? 0;
+    this.prefixes = new PrefixCache(opts.prefixCacheBytes ?? 1024 * MiB);
+    this.reference = opts.train?.kind === 'full' && opts.frozenReference ? model.frozenCopy() : null;
   }
 
   static async load(spec: string, opts: CpuPolicyOptions = {}): Promise<CpuPolicy> {
@@ -69,10 +96,6 @@ export class CpuPolicy implements Policy {
       params = attachLora(model, lora, opts.seed ?? 0);
     }
     if (opts.train?.kind === 'full') params = model.enableFullTraining();
-    if (opts.gradientCheckpointing) {
-      if (lora && lora.dropout > 0) throw new Error('gradient checkpointing needs lora dropout 0 (the recomputed pass would draw other dropout masks)');
-      model.checkpointing = true;
-    }
     return new CpuPolicy(model, loaded, opts, params, lora);
   }
 
@@ -90,90 +113,209 @@ export class CpuPolicy implements Policy {
     this.lr = lr;
   }
 
-  async sample(prompt: number[], n: number, opts: SampleOptions): Promise<Sample[]> {
-    const random = rng((opts.seed ?? this.seedBase * 7919 + this.sampleCalls++) >>> 0);
-    const maxLen = Math.min(prompt.length + opts.maxNewTokens, this.model.rope.maxPos);
-    let cache = this.model.newCache(n, maxLen);
-    const h0 = this.model.prefill(prompt, cache, true);
-    this.model.broadcastPrompt(cache);
-    const V = this.config.vocabSize;
-    const C = this.config.hiddenSize;
-    const eos = new Set(this.tokenizer.eosTokenIds);
-    const out: Sample[] = Array.from({ length: n }, () => ({ tokens: [], logprobs: new Float32Array(0), text: '', finishReason: 'length' as const }));
-    const lps: number[][] = Array.from({ length: n }, () => []);
-    let active = Array.from({ length: n }, (_, i) => i);
-    let hidden: Float32Array = new Float32Array(n * C);
-    for (let b = 0; b < n; b++) hidden.set(h0, b * C);
-    const logits = new Float32Array(n * V);
-    const stops = opts.stopStrings?.filter((s) => s.length > 0) ?? [];
-    for (let step = 0; step < opts.maxNewTokens && active.length > 0; step++) {
-      const B = active.length;
-      this.model.logits(hidden, B, logits);
-      const next: number[] = [];
-      const stillActive: number[] = [];
-      const keepSlots: number[] = [];
-      active.forEach((seq, slot) => {
-        const choice = chooseToken(logits.subarray(slot * V, (slot + 1) * V), opts, random);
-        const s = out[seq]!;
-        s.tokens.push(choice.token);
-        lps[seq]!.push(choice.logprob);
-        if (eos.has(choice.token)) {
-          s.finishReason = 'eos';
-          return;
-        }
-        if (stops.length) {
-          const text = this.tokenizer.decode(s.tokens, { skipSpecialTokens: false });
-          if (stops.some((st) => text.includes(st))) {
-            s.finishReason = 'stop';
-            return;
-          }
-        }
-        if (cache.len + 1 >= maxLen) return; // out of context: 'length'
-        stillActive.push(seq);
-        keepSlots.push(slot);
-        next.push(choice.token);
-      });
-      if (!stillActive.length) break;
-      if (stillActive.length < B) cache = this.compact(cache, keepSlots);
-      active = stillActive;
-      hidden = this.model.decode(next, cache, true);
+  private get dropout(): number {
+    return this.lora?.dropout ?? 0;
+  }
+
+  /** A prompt's prefix under the current weights: from the cache, or computed (and cached when training). */
+  private prefix(prompt: number[], adapter: boolean): PrefixState {
+    const hit = this.prefixes.get(prompt, adapter, this.version);
+    if (hit) return hit;
+    const training = this.params.length > 0 && !this.opts.perSequence;
+    const state = this.model.prefill(prompt, adapter, training && this.dropout === 0);
+    if (training) this.prefixes.put(state, this.version);
+    return state;
+  }
+
+  async sample(requests: SampleRequest[], opts: SampleOptions): Promise<Sample[][]> {
+    if (this.opts.perSequence && requests.length > 1) {
+      const out: Sample[][] = [];
+      for (const r of requests) out.push(...(await this.sample([r], opts)));
+      return out;
     }
-    return out.map((s, i) => {
-      let text = this.tokenizer.decode(s.tokens, { skipSpecialTokens: true });
-      if (s.finishReason === 'stop') {
-        const at = Math.min(...stops.map((st) => text.indexOf(st)).filter((x) => x >= 0));
-        text = text.slice(0, at);
+    const V = this.config.vocabSize;
+    const maxPos = this.model.rope.maxPos;
+    const eos = new Set(this.tokenizer.eosTokenIds);
+    const stops = opts.stopStrings?.filter((s) => s.length > 0) ?? [];
+    interface Seq {
+      group: number;
+      slot: number;
+      prefix: PrefixState;
+      random: () => number;
+      maxNew: number;
+      tokens: number[];
+      logprobs: number[];
+      entropy: number[];
+      finish: Sample['finishReason'];
+    }
+    const seqs: Seq[] = [];
+    const logits = new Float32Array(V);
+    requests.forEach((r, gi) => {
+      if (r.prompt.length >= maxPos) throw new Error(`prompt of ${r.prompt.length} tokens leaves no room to generate within the ${maxPos} positions this model was set up for`);
+      const prefix = this.prefix(r.prompt, true);
+      const random = rng(r.seed >>> 0);
+      const maxNew = Math.min(opts.maxNewTokens, maxPos - r.prompt.length);
+      for (let i = 0; i < r.n; i++) seqs.push({ group: gi, slot: seqs.length, prefix, random, maxNew, tokens: [], logprobs: [], entropy: [], finish: 'length' });
+    });
+    // Each step: choose the next token of every live sequence from its logits, then decode them as one batch.
+    const choose = (s: Seq, row: Float32Array): boolean => {
+      const c = chooseToken(row, opts, s.random);
+      s.tokens.push(c.token);
+      s.logprobs.push(c.logprob);
+      s.entropy.push(c.entropy);
+      if (eos.has(c.token)) {
+        s.finish = 'eos';
+        return false;
       }
-      return { ...s, logprobs: Float32Array.from(lps[i]!), text };
-    });
+      if (stops.length && stops.some((st) => this.tokenizer.decode(s.tokens, { skipSpecialTokens: false }).includes(st))) {
+        s.finish = 'stop';
+        return false;
+      }
+      return s.tokens.length < s.maxNew;
+    };
+    let live: Seq[] = [];
+    for (let gi = 0; gi < requests.length; gi++) {
+      const group = seqs.filter((s) => s.group === gi);
+      if (!group.length || group[0]!.maxNew <= 0) continue;
+      this.model.logits(this.model.prefixHidden(group[0]!.prefix), 1, logits);
+      for (const s of group) if (choose(s, logits)) live.push(s);
+    }
+    const maxNew = Math.max(0, ...seqs.map((s) => s.maxNew));
+    const cache = live.length ? this.model.newDecodeCache(seqs.length, maxNew) : null;
+    const stepLogits = new Float32Array(seqs.length * V);
+    while (live.length && cache) {
+      const B = live.length;
+      const step: DecodeSeq[] = live.map((s) => ({ prefix: s.prefix, slot: s.slot, t: s.tokens.length - 1 }));
+      const hidden = this.model.decodeStep(
+        live.map((s) => s.tokens[s.tokens.length - 1]!),
+        step,
+        cache,
+        true,
+      );
+      this.model.logits(hidden, B, stepLogits);
+      live = live.filter((s, b) => choose(s, stepLogits.subarray(b * V, (b + 1) * V)));
+    }
+    return requests.map((_, gi) =>
+      seqs
+        .filter((s) => s.group === gi)
+        .map((s) => {
+          let text = this.tokenizer.decode(s.tokens, { skipSpecialTokens: true });
+          if (s.finish === 'stop') {
+            const at = Math.min(...stops.map((st) => text.indexOf(st)).filter((x) => x >= 0));
+            if (Number.isFinite(at)) text = text.slice(0, at);
+          }
+          return { tokens: s.tokens, logprobs: Float32Array.from(s.logprobs), entropy: Float32Array.from(s.entropy), text, finishReason: s.finish };
+        }),
+    );
   }
 
-  /** A cache holding only the given slots (finished sequences stop costing compute). */
-  private compact(cache: ReturnType<CausalLM['newCache']>, slots: number[]) {
+  /** Groups as the engine runs them: one per completion in per-sequence mode. */
+  private units(groups: Group[]): { unit: GroupInput; group: number; first: number }[] {
+    if (!this.opts.perSequence) return groups.map((g, i) => ({ unit: g, group: i, first: 0 }));
+    return groups.flatMap((g, i) => g.completions.map((c, k) => ({ unit: { prompt: g.prompt, completions: [c] }, group: i, first: k })));
+  }
+
+  /** Consecutive units packed up to the row budget. */
+  private passes<T extends { unit: GroupInput }>(units: T[]): T[][] {
+    const budget = this.opts.maxBatchRows ?? 4096;
+    const out: T[][] = [];
+    let cur: T[] = [];
+    let rows = 0;
+    for (const u of units) {
+      const r = u.unit.prompt.length + u.unit.completions.reduce((a, c) => a + Math.max(0, c.length - 1), 0);
+      if (cur.length && rows + r > budget) {
+        out.push(cur);
+        cur = [];
+        rows = 0;
+      }
+      cur.push(u);
+      rows += r;
+    }
+    if (cur.length) out.push(cur);
+    return out;
+  }
+
+  /** Kept prompts for every unit of a pass, or null (then the pass computes its prompts). */
+  private keptPrefixes(units: { unit: GroupInput }[], adapter: boolean, needInputs: boolean): PrefixState[] | null {
+    if (this.opts.perSequence) return null;
+    const got = units.map((u) => this.prefixes.get(u.unit.prompt, adapter, this.version));
+    return got.every((p): p is PrefixState => p !== null && (!needInputs || p.x !== null)) ? got : null;
+  }
+
+  /** Slices a pass's flat logprobs into `out` per completion; returns the next offset. */
+  private split(out: Float32Array[][], u: { group: number; first: number; unit: GroupInput }, flat: Float32Array, pred: number): number {
+    u.unit.completions.forEach((c, k) => {
+      out[u.group]![u.first + k] = flat.slice(pred, pred + c.length);
+      pred += c.length;
+    });
+    return pred;
+  }
+
+  async logprobs(groups: Group[], opts: { reference?: boolean; temperature?: number } = {}): Promise<Float32Array[][]> {
+    const out = groups.map((g) => g.completions.map(() => new Float32Array(0)));
+    const model = opts.reference && this.opts.train?.kind === 'full' ? this.reference : this.model;
+    if (!model) throw new Error('no reference policy: full-parameter training keeps one only when created with frozenReference');
+    const adapter = !opts.reference;
+    for (const pass of this.passes(this.units(groups))) {
+      const kept = model === this.model ? this.keptPrefixes(pass, adapter, false) : null;
+      const { logprobs } = model.forward(packGroups(pass.map((u) => u.unit)), { adapter, temperature: opts.temperature ?? 1, keep: 'none', ...(kept ? { prefixes: kept } : {}) });
+      let pred = 0;
+      for (const u of pass) pred = this.split(out, u, logprobs, pred);
+    }
+    return out;
+  }
+
+  /** What the training forward keeps for the backward (see gradientCheckpointing). */
+  private keepFor(rows: number, reusing: boolean): Keep {
+    const setting = this.opts.gradientCheckpointing ?? 'auto';
+    if (reusing || setting === true) return 'inputs';
+    if (setting === false) return 'all';
     const c = this.config;
-    const next = this.model.newCache(slots.length, cache.maxLen);
-    next.len = cache.len;
-    const slot = c.numKvHeads * cache.maxLen * c.headDim;
-    for (let li = 0; li < c.numLayers; li++)
-      slots.forEach((s, j) => {
-        next.k[li]!.set(cache.k[li]!.subarray(s * slot, (s + 1) * slot), j * slot);
-        next.v[li]!.set(cache.v[li]!.subarray(s * slot, (s + 1) * slot), j * slot);
-      });
-    return next;
+    const perRow = 4 * (5 * c.hiddenSize + 2 * c.numHeads * c.headDim + 2 * c.numKvHeads * c.headDim + 3 * c.intermediateSize);
+    return rows * c.numLayers * perRow > (this.opts.activationBudgetBytes ?? 512 * MiB) ? 'inputs' : 'all';
   }
 
-  async logprobs(seqs: Sequence[], opts: { adapter?: boolean; temperature?: number } = {}): Promise<Float32Array[]> {
-    return seqs.map((s) => {
-      if (!s.completion.length) return new Float32Array(0);
-      return this.model.forwardTrain([...s.prompt, ...s.completion], s.prompt.length, { adapter: opts.adapter ?? true, temperature: opts.temperature ?? 1, keep: false }).logprobs;
-    });
+  async backward(groups: Group[], dLogprob: Float32Array[][], opts: { temperature?: number } = {}): Promise<Float32Array[][]> {
+    if (!this.params.length) throw new Error('this policy has no trainable parameters (load it with train: lora or full)');
+    const out = groups.map((g) => g.completions.map(() => new Float32Array(0)));
+    const units = this.units(groups);
+    for (const pass of this.passes(units)) {
+      const batch = packGroups(pass.map((u) => u.unit));
+      const dropSeed = this.dropout > 0 ? this.model.nextDropSeed() : null;
+      const kept = dropSeed === null ? this.keptPrefixes(pass, true, true) : null;
+      const { logprobs, tape } = this.model.forward(batch, { adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}) });
+      const g = new Float32Array(batch.targets.length);
+      let pred = 0;
+      for (const u of pass)
+        u.unit.completions.forEach((c, k) => {
+          const d = dLogprob[u.group]![u.first + k]!;
+          if (d.length !== c.length) throw new Error(`gradient has ${d.length} entries for a completion of ${c.length} tokens`);
+          g.set(d, pred);
+          pred += c.length;
+        });
+      this.model.backward(tape!, g);
+      pred = 0;
+      for (const u of pass) pred = this.split(out, u, logprobs, pred);
+    }
+    return out;
   }
 
-  /** Per-token entropies of the policy's distribution over a completion (metrics). */
-  async entropy(seq: Sequence, temperature = 1): Promise<Float32Array> {
-    const entropy = new Float32Array(seq.completion.length);
-    if (seq.completion.length) this.model.forwardTrain([...seq.prompt, ...seq.completion], seq.prompt.length, { adapter: true, temperature, keep: false, entropy });
-    return entropy;
+  step(): number {
+    if (!this.optimizer) throw new Error('this policy has no trainable parameters');
+    const norm = clipGradNorm(this.params, this.opts.maxGradNorm ?? 1.0);
+    this.optimizer.update(this.lr);
+    this.optimizer.zeroGrad();
+    this.weightsChanged();
+    return norm;
+  }
+
+  zeroGrad(): void {
+    this.optimizer?.zeroGrad();
+  }
+
+  private weightsChanged(): void {
+    this.version++;
+    this.prefixes.clear();
   }
 
   async saveCheckpoint(dir: string): Promise<void> {
@@ -193,29 +335,7 @@ export class CpuPolicy implements Policy {
       st.close();
     }
     this.optimizer?.load(dir);
-  }
-
-  async backward(seqs: Sequence[], dLogprob: Float32Array[], opts: { temperature?: number } = {}): Promise<Float32Array[]> {
-    if (!this.params.length) throw new Error('this policy has no trainable parameters (load it with train: lora or full)');
-    return seqs.map((s, i) => {
-      const g = dLogprob[i]!;
-      if (!s.completion.length) return new Float32Array(0);
-      const { logprobs, state } = this.model.forwardTrain([...s.prompt, ...s.completion], s.prompt.length, { adapter: true, temperature: opts.temperature ?? 1, keep: !g.every((x) => x === 0) });
-      if (state) this.model.backwardTrain(state, g);
-      return logprobs;
-    });
-  }
-
-  step(): number {
-    if (!this.optimizer) throw new Error('this policy has no trainable parameters');
-    const norm = clipGradNorm(this.params, this.opts.maxGradNorm ?? 1.0);
-    this.optimizer.update(this.lr);
-    this.optimizer.zeroGrad();
-    return norm;
-  }
-
-  zeroGrad(): void {
-    this.optimizer?.zeroGrad();
+    this.weightsChanged();
   }
 
   /** LoRA: a PEFT adapter folder. Full training: the whole model in Hugging Face layout. */

@@ -3,9 +3,13 @@
 // over the whole vocabulary (top-k/top-p only restrict what can be drawn), and the trainer recomputes
 // logprobs with the same τ. τ = 0 is greedy, with logprobs under softmax(logits).
 
+import { fastExp } from './math.js';
+
 export interface TokenChoice {
   token: number;
   logprob: number;
+  /** Entropy of softmax(logits / τ) (nats): the policy's uncertainty at this position. */
+  entropy: number;
 }
 
 export function chooseToken(logits: Float32Array, opts: { temperature: number; topP?: number; topK?: number }, random: () => number): TokenChoice {
@@ -19,15 +23,20 @@ export function chooseToken(logits: Float32Array, opts: { temperature: number; t
       argmax = j;
     }
   let sum = 0;
+  let zp = 0;
   const probs = new Float64Array(V);
   for (let j = 0; j < V; j++) {
-    const e = Math.exp((logits[j]! - max) / tau);
+    const z = (logits[j]! - max) / tau;
+    const e = fastExp(z);
     probs[j] = e;
     sum += e;
+    zp += e * z;
   }
   const logZ = Math.log(sum);
+  const entropy = logZ - zp / sum;
   const logprobOf = (j: number) => (logits[j]! - max) / tau - logZ;
-  if (!(opts.temperature > 0)) return { token: argmax, logprob: logprobOf(argmax) };
+  const choice = (j: number): TokenChoice => ({ token: j, logprob: logprobOf(j), entropy });
+  if (!(opts.temperature > 0)) return choice(argmax);
   // Candidate set: top-k, then the smallest prefix (by probability) holding top-p of the mass.
   const topK = opts.topK && opts.topK > 0 ? Math.min(opts.topK, V) : V;
   const topP = opts.topP !== undefined && opts.topP < 1 ? opts.topP : 1;
@@ -47,17 +56,16 @@ export function chooseToken(logits: Float32Array, opts: { temperature: number; t
     let r = random() * sum;
     for (let j = 0; j < V; j++) {
       r -= probs[j]!;
-      if (r <= 0) return { token: j, logprob: logprobOf(j) };
+      if (r <= 0) return choice(j);
     }
-    return { token: V - 1, logprob: logprobOf(V - 1) };
+    return choice(V - 1);
   }
   let csum = 0;
   for (const j of candidates) csum += probs[j]!;
   let r = random() * csum;
   for (const j of candidates) {
     r -= probs[j]!;
-    if (r <= 0) return { token: j, logprob: logprobOf(j) };
+    if (r <= 0) return choice(j);
   }
-  const last = candidates[candidates.length - 1]!;
-  return { token: last, logprob: logprobOf(last) };
+  return choice(candidates[candidates.length - 1]!);
 }

@@ -1,6 +1,7 @@
 // A generator over any Policy (the CPU engine, or whatever implements the seam): chat messages through
-// the model's chat template, sampled on the policy. Requests run one after another (the engine uses
-// both cores for each); the n completions of one request are one batch sharing the prompt's KV.
+// the model's chat template, sampled on the policy. Requests go to the policy a few at a time: their
+// sequences decode as one batch (one pass over the weights per token for all of them), and the n
+// completions of a request share its prompt.
 import type { Policy } from '../interfaces/policy.js';
 import type { GenerationParams, GenerationRequest, Generator } from './generators.js';
 
@@ -8,7 +9,7 @@ export class PolicyGenerator implements Generator {
   constructor(
     readonly policy: Policy,
     readonly name: string,
-    private readonly opts: { maxPromptTokens?: number } = {},
+    private readonly opts: { maxPromptTokens?: number; /** Requests decoded together. */ batch?: number } = {},
   ) {}
 
   /** Token ids of a request's prompt (left-truncated to maxPromptTokens). */
@@ -21,16 +22,22 @@ export class PolicyGenerator implements Generator {
 
   async generate(requests: GenerationRequest[], params: GenerationParams, onDone?: (index: number) => void): Promise<string[][]> {
     const out: string[][] = [];
-    for (let i = 0; i < requests.length; i++) {
-      const samples = await this.policy.sample(this.promptTokens(requests[i]!), params.n, {
-        maxNewTokens: params.maxTokens,
-        temperature: params.temperature,
-        topP: params.topP,
-        ...(params.stop ? { stopStrings: params.stop } : {}),
-        ...(params.seed !== undefined ? { seed: params.seed + i } : {}),
+    const per = Math.max(1, this.opts.batch ?? 8);
+    for (let i0 = 0; i0 < requests.length; i0 += per) {
+      const chunk = requests.slice(i0, i0 + per);
+      const samples = await this.policy.sample(
+        chunk.map((r, j) => ({ prompt: this.promptTokens(r), n: params.n, seed: (params.seed ?? 0) + i0 + j })),
+        {
+          maxNewTokens: params.maxTokens,
+          temperature: params.temperature,
+          topP: params.topP,
+          ...(params.stop ? { stopStrings: params.stop } : {}),
+        },
+      );
+      samples.forEach((group, j) => {
+        out.push(group.map((s) => s.text));
+        onDone?.(i0 + j);
       });
-      out.push(samples.map((s) => s.text));
-      onDone?.(i);
     }
     return out;
   }

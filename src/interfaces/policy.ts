@@ -1,5 +1,7 @@
-// The seam between the RL algorithm and any model backend (the CPU engine implements it
-// structurally; rl/ never imports engine/).
+// The seam between the RL algorithm and any model backend: rl/ and eval/ see only these types; the CPU
+// engine (engine/policy.ts) implements them, and a GPU backend could too. Work comes in groups — one
+// prompt and the completions sampled from it — so a backend can compute the prompt once per group
+// (the gradient is the same as K separate passes; Prefix Grouper, arXiv 2506.05433).
 
 export interface Tokenizer {
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
@@ -17,30 +19,46 @@ export interface SampleOptions {
   topP?: number;
   topK?: number;
   stopStrings?: string[];
-  seed?: number;
+}
+
+/** Sample `n` completions of `prompt`; `seed` makes the draws reproducible (a resumed run draws the same). */
+export interface SampleRequest {
+  prompt: number[];
+  n: number;
+  seed: number;
 }
 
 export interface Sample {
   tokens: number[];
   /** Logprob of each sampled token under the sampling distribution's temperature-scaled logits. */
   logprobs: Float32Array;
+  /** Entropy of that distribution at each sampled position (nats). */
+  entropy: Float32Array;
   text: string;
   finishReason: 'eos' | 'stop' | 'length';
 }
 
-/** A prompt + completion pair; logprobs/gradients concern the completion tokens only. */
-export interface Sequence {
+/** One prompt and completions of it; logprobs and gradients concern the completion tokens only. */
+export interface Group {
   prompt: number[];
-  completion: number[];
+  completions: number[][];
 }
 
 export interface Policy {
   readonly tokenizer: Tokenizer;
-  sample(prompt: number[], n: number, opts: SampleOptions): Promise<Sample[]>;
-  /** Per-completion-token logprobs at `temperature` (default 1); adapter off = reference policy. */
-  logprobs(seqs: Sequence[], opts?: { adapter?: boolean; temperature?: number }): Promise<Float32Array[]>;
-  /** Accumulates gradients of sum_t g_t * logp_t into the trainable weights; returns the logprobs its forward pass computed. */
-  backward(seqs: Sequence[], dLogprob: Float32Array[], opts?: { temperature?: number }): Promise<Float32Array[]>;
+  /** One list of samples per request. */
+  sample(requests: SampleRequest[], opts: SampleOptions): Promise<Sample[][]>;
+  /**
+   * Per-token logprobs of every completion at `temperature` (default 1), group by group, completion by
+   * completion; `reference` scores under the reference policy (the base model: adapter off, or the
+   * frozen initial weights in full-parameter training).
+   */
+  logprobs(groups: Group[], opts?: { reference?: boolean; temperature?: number }): Promise<Float32Array[][]>;
+  /**
+   * Accumulates the gradients of Σ_t g_t · logp_t over every completion token into the trainable weights;
+   * returns the logprobs its forward pass computed.
+   */
+  backward(groups: Group[], dLogprob: Float32Array[][], opts?: { temperature?: number }): Promise<Float32Array[][]>;
   /** Optimizer step, then zero the gradients. Returns the pre-clip gradient norm. */
   step(): number;
   /** Learning rate of the next step() (the trainer owns the schedule). */
@@ -50,6 +68,4 @@ export interface Policy {
   /** Everything needed to continue training exactly: trained weights and optimizer state. */
   saveCheckpoint(dir: string): Promise<void>;
   loadCheckpoint(dir: string): Promise<void>;
-  /** Per-token entropy of the policy on a sequence (metrics only). */
-  entropy?(seq: Sequence, temperature: number): Promise<Float32Array>;
 }

@@ -4,6 +4,11 @@
 // aggregations (loss_type grpo / bnpo / dapo / dr_grpo), mask_truncated_completions, and dropping groups
 // whose rewards are all equal (Arctic's online filtering). The output includes d loss / d logp_t for
 // each completion token: exactly what Policy.backward takes.
+//
+// Gradient accumulation follows TRL: grpo, bnpo and dr_grpo normalise within each micro-batch and divide
+// by the number of micro-batches; dapo normalises by the completion tokens of the whole step. With one
+// micro-batch bnpo and dapo coincide; with several, dapo weighs every token of the step equally and
+// bnpo every micro-batch equally.
 
 export type ScaleRewards = 'group' | 'batch' | 'none';
 export type LossType = 'grpo' | 'bnpo' | 'dapo' | 'dr_grpo';
@@ -25,19 +30,9 @@ export interface GrpoConfig {
   maskTruncatedCompletions: boolean;
   /** Leave groups with identical rewards out of the loss (they carry no signal); they are still counted. */
   dropZeroStdGroups: boolean;
+  /** Micro-batches the step's sequences are split into (gradient accumulation); default 1. */
+  accumulationSteps?: number;
 }
-
-export const GRPO_DEFAULTS: GrpoConfig = {
-  epsilon: 0.2,
-  beta: 0,
-  klEstimator: 'k3',
-  lossType: 'dapo',
-  maxCompletionLength: 256,
-  scaleRewards: 'group',
-  eps: 1e-4,
-  maskTruncatedCompletions: false,
-  dropZeroStdGroups: true,
-};
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 /** torch.std: the unbiased (n − 1) estimator, as TRL uses it. */
@@ -53,20 +48,28 @@ export interface Advantages {
   zeroStd: boolean[];
 }
 
-/** Advantages of rewards laid out group after group (each of `groupSize`). */
-export function groupAdvantages(rewards: number[], groupSize: number, scale: ScaleRewards, eps = 1e-4): Advantages {
+/**
+ * Advantages of rewards laid out group after group (each of `groupSize`). Completions with `keep[i]`
+ * false (their score was an infrastructure failure, not a verdict on them) get advantage 0 and do not
+ * enter their group's mean and standard deviation; a group with fewer than two kept completions has no
+ * signal (zeroStd).
+ */
+export function groupAdvantages(rewards: number[], groupSize: number, scale: ScaleRewards, eps = 1e-4, keep?: boolean[]): Advantages {
   if (groupSize < 1 || rewards.length % groupSize !== 0) throw new Error(`${rewards.length} rewards do not split into groups of ${groupSize}`);
+  const kept = (i: number) => !keep || keep[i] !== false;
   const groups = rewards.length / groupSize;
   const advantages: number[] = [];
   const zeroStd: boolean[] = [];
-  const batchStd = std(rewards);
+  const batchStd = std(rewards.filter((_, i) => kept(i)));
   for (let g = 0; g < groups; g++) {
-    const rs = rewards.slice(g * groupSize, (g + 1) * groupSize);
+    const idx = Array.from({ length: groupSize }, (_, j) => g * groupSize + j);
+    const rs = idx.filter(kept).map((i) => rewards[i]!);
     const m = mean(rs);
     const s = std(rs);
-    zeroStd.push(rs.every((r) => r === rs[0]));
+    const flat = rs.length < 2 || rs.every((r) => r === rs[0]);
+    zeroStd.push(flat);
     const denom = scale === 'group' ? s + eps : scale === 'batch' ? batchStd + eps : 1;
-    for (const r of rs) advantages.push((r - m) / denom);
+    for (const i of idx) advantages.push(kept(i) && !flat ? (rewards[i]! - m) / denom : 0);
   }
   return { advantages, zeroStd };
 }
@@ -82,6 +85,10 @@ export interface GrpoSequence {
   truncated: boolean;
   /** The sequence's group has all-equal rewards. */
   zeroStdGroup?: boolean;
+  /** Its score was an infrastructure failure: not part of the loss. */
+  excluded?: boolean;
+  /** Micro-batch (gradient accumulation) the sequence belongs to; default 0. */
+  micro?: number;
 }
 
 export interface GrpoMetrics {
@@ -107,9 +114,19 @@ export interface GrpoResult {
 export function grpoLoss(seqs: GrpoSequence[], cfg: GrpoConfig): GrpoResult {
   const epsLow = cfg.epsilon;
   const epsHigh = cfg.epsilonHigh ?? cfg.epsilon;
-  const counted = seqs.map((s) => !(cfg.maskTruncatedCompletions && s.truncated) && !(cfg.dropZeroStdGroups && s.zeroStdGroup));
+  const G = Math.max(1, cfg.accumulationSteps ?? 1);
+  const counted = seqs.map((s) => !s.excluded && !(cfg.maskTruncatedCompletions && s.truncated) && !(cfg.dropZeroStdGroups && s.zeroStdGroup));
   const B = counted.filter(Boolean).length;
   const totalTokens = seqs.reduce((a, s, i) => a + (counted[i] ? s.logp.length : 0), 0);
+  // per micro-batch: counted sequences and tokens
+  const microSeqs = new Map<number, number>();
+  const microTokens = new Map<number, number>();
+  seqs.forEach((s, i) => {
+    if (!counted[i]) return;
+    const m = s.micro ?? 0;
+    microSeqs.set(m, (microSeqs.get(m) ?? 0) + 1);
+    microTokens.set(m, (microTokens.get(m) ?? 0) + s.logp.length);
+  });
   let loss = 0;
   let clipLow = 0;
   let clipHigh = 0;
@@ -122,7 +139,10 @@ export function grpoLoss(seqs: GrpoSequence[], cfg: GrpoConfig): GrpoResult {
     const d = new Float32Array(n);
     if (!counted[i] || n === 0) return d;
     // weight of each token in the aggregate
-    const w = cfg.lossType === 'grpo' ? 1 / (n * B) : cfg.lossType === 'dr_grpo' ? 1 / (B * cfg.maxCompletionLength) : 1 / Math.max(1, totalTokens);
+    const m = s.micro ?? 0;
+    const Bm = microSeqs.get(m)!;
+    const w =
+      cfg.lossType === 'grpo' ? 1 / (n * Bm * G) : cfg.lossType === 'dr_grpo' ? 1 / (Bm * cfg.maxCompletionLength * G) : cfg.lossType === 'bnpo' ? 1 / (microTokens.get(m)! * G) : 1 / totalTokens;
     const A = s.advantage;
     for (let t = 0; t < n; t++) {
       const lp = s.logp[t]!;

@@ -31,12 +31,26 @@ export class RunDir {
     writeFileSync(join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
 
-  appendMetrics(rec: Record<string, unknown>): void {
+  appendMetrics(rec: object): void {
     appendFileSync(this.metricsFile, JSON.stringify(rec) + '\n');
   }
 
   appendSamples(recs: Record<string, unknown>[]): void {
     if (recs.length) appendFileSync(this.samplesFile, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+
+  /** The metrics lines written so far (a torn last line is skipped). */
+  readMetrics(): { step: number; kind: string }[] {
+    if (!existsSync(this.metricsFile)) return [];
+    return readFileSync(this.metricsFile, 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        try {
+          return l.trim() ? [JSON.parse(l) as { step: number; kind: string }] : [];
+        } catch {
+          return [];
+        }
+      });
   }
 
   /** Lines of metrics.jsonl up to and including `step` survive a resume; later ones (written after the checkpoint) are cut. */

@@ -69,6 +69,8 @@ export async function startModelServer(opts: ModelServerOptions): Promise<{ url:
     queue = run.catch(() => undefined);
     return run;
   };
+  // requests without a seed draw from a sequence of their own
+  let nextSeed = 1;
 
   app.addHook('onRequest', async (req, reply) => {
     if (!opts.token) return;
@@ -94,14 +96,15 @@ export async function startModelServer(opts: ModelServerOptions): Promise<{ url:
     const stop = body.stop == null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
     return serialized(async () => ({
       prompt,
-      samples: await policy.sample(prompt, body.n, {
+      samples: (
+        await policy.sample([{ prompt, n: body.n, seed: body.seed ?? nextSeed++ }], {
         maxNewTokens,
         temperature: body.temperature,
         topP: body.top_p,
         topK: body.top_k,
-        stopStrings: stop,
-        seed: body.seed ?? undefined,
-      }),
+          stopStrings: stop,
+        })
+      )[0]!,
     }));
   };
 

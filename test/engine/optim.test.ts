@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdamW, clipGradNorm, lrMultiplier } from '../../src/engine/optim.js';
-import { lrAt } from '../../src/rl/trainer.js';
+import { lrAt } from '../../src/rl/schedule.js';
 import type { Param } from '../../src/engine/model.js';
 
 test('AdamW matches torch.optim.AdamW over 5 steps (weight decay, bias correction); state saves and restores exactly', () => {

@@ -60,7 +60,7 @@ test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 token
   const prompts = ['Write a SQL query that counts the rows of table singer.', 'What is the capital of France?', 'List three colors.'];
   for (const q of prompts) {
     const prompt = policy.tokenizer.encode(policy.tokenizer.applyChatTemplate([{ role: 'user', content: q }], { addGenerationPrompt: true }));
-    const [s] = await policy.sample(prompt, 1, { maxNewTokens: 64, temperature: 0 });
+    const [[s]] = await policy.sample([{ prompt, n: 1, seed: 0 }], { maxNewTokens: 64, temperature: 0 });
     const seq = [...prompt, ...s!.tokens];
     const req = join(tmp, 'req.json');
     writeFileSync(req, JSON.stringify({ op: 'teacher', model: F32_DIR, tokens: seq, dtype: 'float32' }));
@@ -69,10 +69,10 @@ test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 token
     const torchGreedy = ref.argmax.slice(prompt.length - 1, seq.length - 1);
     assert.deepEqual(s!.tokens, torchGreedy.slice(0, s!.tokens.length), `prompt: ${q}`);
     // logits at the last position
-    const cache = (policy.model as CausalLM).newCache(1, seq.length + 1);
-    const h = (policy.model as CausalLM).prefill(seq, cache, false);
+    const model = policy.model as CausalLM;
+    const h = model.prefixHidden(model.prefill(seq, false, false));
     const logits = new Float32Array(49152);
-    (policy.model as CausalLM).logits(h, 1, logits);
+    model.logits(h, 1, logits);
     let maxDiff = 0;
     let maxAbs = 0;
     logits.forEach((v, i) => {
@@ -87,15 +87,15 @@ test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 token
 test('SmolLM2: seeded sampling is reproducible and its logprobs equal the training-time recomputation', { skip }, async () => {
   const policy = await CpuPolicy.load(TEST_MODEL_GGUF);
   const prompt = policy.tokenizer.encode(policy.tokenizer.applyChatTemplate([{ role: 'user', content: 'Name a table in a music database.' }], { addGenerationPrompt: true }));
-  const a = await policy.sample(prompt, 4, { maxNewTokens: 24, temperature: 0.8, topP: 0.95, seed: 42 });
-  const b = await policy.sample(prompt, 4, { maxNewTokens: 24, temperature: 0.8, topP: 0.95, seed: 42 });
-  assert.deepEqual(a.map((s) => s.tokens), b.map((s) => s.tokens));
-  assert.ok(new Set(a.map((s) => s.tokens.join(','))).size > 1, 'four samples at T=0.8 are not all identical');
-  const re = await policy.logprobs(a.map((s) => ({ prompt, completion: s.tokens })), { temperature: 0.8 });
+  const [a] = await policy.sample([{ prompt, n: 4, seed: 42 }], { maxNewTokens: 24, temperature: 0.8, topP: 0.95 });
+  const [b] = await policy.sample([{ prompt, n: 4, seed: 42 }], { maxNewTokens: 24, temperature: 0.8, topP: 0.95 });
+  assert.deepEqual(a!.map((s) => s.tokens), b!.map((s) => s.tokens));
+  assert.ok(new Set(a!.map((s) => s.tokens.join(','))).size > 1, 'four samples at T=0.8 are not all identical');
+  const [re] = await policy.logprobs([{ prompt, completions: a!.map((s) => s.tokens) }], { temperature: 0.8 });
   let worst = 0;
-  a.forEach((s, i) => s.logprobs.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - re[i]![j]!)))));
+  a!.forEach((s, i) => s.logprobs.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - re![i]![j]!)))));
   assert.ok(worst < 1e-4, `sampling vs training logprobs differ by ${worst}`);
-  const stop = await policy.sample(prompt, 1, { maxNewTokens: 40, temperature: 0, stopStrings: ['\n'] });
-  assert.ok(stop[0]!.finishReason === 'stop' || stop[0]!.finishReason === 'eos');
-  assert.ok(!stop[0]!.text.includes('\n'));
+  const [stop] = await policy.sample([{ prompt, n: 1, seed: 0 }], { maxNewTokens: 40, temperature: 0, stopStrings: ['\n'] });
+  assert.ok(stop![0]!.finishReason === 'stop' || stop![0]!.finishReason === 'eos');
+  assert.ok(!stop![0]!.text.includes('\n'));
 });

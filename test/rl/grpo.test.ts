@@ -1,7 +1,7 @@
 // The GRPO objective: exact values on hand-worked cases, and d loss / d logp against finite differences.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupAdvantages, grpoLoss, std, GRPO_DEFAULTS, type GrpoConfig, type GrpoSequence } from '../../src/rl/grpo.js';
+import { groupAdvantages, grpoLoss, std, type GrpoConfig, type GrpoSequence } from '../../src/rl/grpo.js';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -24,7 +24,9 @@ test('group advantages: (r − mean) / (std + eps); mean-only; batch std; zero-v
   assert.throws(() => groupAdvantages([1, 2, 3], 2, 'group'), /do not split into groups of 2/);
 });
 
-const cfg = (over: Partial<GrpoConfig>): GrpoConfig => ({ ...GRPO_DEFAULTS, dropZeroStdGroups: false, ...over });
+/** TRL's defaults, written out: clip 0.2, no KL, dapo, group scaling, eps 1e-4. */
+const BASE: GrpoConfig = { epsilon: 0.2, beta: 0, klEstimator: 'k3', lossType: 'dapo', maxCompletionLength: 256, scaleRewards: 'group', eps: 1e-4, maskTruncatedCompletions: false, dropZeroStdGroups: true };
+const cfg = (over: Partial<GrpoConfig>): GrpoConfig => ({ ...BASE, dropZeroStdGroups: false, ...over });
 
 test('on-policy (ratio 1): loss = −mean advantage per token; gradient −A·w per token', () => {
   const seqs: GrpoSequence[] = [
@@ -79,7 +81,7 @@ test('masking: truncated completions and all-equal groups leave the loss but are
     { logp: [-1, -1], oldLogp: [-1, -1], advantage: -1, truncated: false },
     { logp: [-1], oldLogp: [-1], advantage: 0, truncated: false, zeroStdGroup: true },
   ];
-  const r = grpoLoss(seqs, { ...GRPO_DEFAULTS, maskTruncatedCompletions: true, dropZeroStdGroups: true, lossType: 'bnpo' });
+  const r = grpoLoss(seqs, { ...BASE, maskTruncatedCompletions: true, dropZeroStdGroups: true, lossType: 'bnpo' });
   close(r.loss, 1);
   assert.deepEqual(Array.from(r.dLogprob[0]!), [0]);
   assert.deepEqual(Array.from(r.dLogprob[2]!), [0]);
@@ -109,4 +111,47 @@ test('d loss / d logp matches central finite differences for every loss type, wi
       });
     }
   }
+});
+
+test('completions scored as infrastructure failures stay out of their group: advantage 0, not in the mean or std, not in the loss', () => {
+  // group 1: rewards 1, 0, (excluded 5) -> mean 0.5, std sqrt(0.5) over the two kept; group 2: one kept -> no signal
+  const a = groupAdvantages([1, 0, 5, 2, 7, 7], 3, 'group', 0, [true, true, false, true, false, false]);
+  close(a.advantages[0]!, 0.5 / Math.sqrt(0.5));
+  close(a.advantages[1]!, -0.5 / Math.sqrt(0.5));
+  assert.equal(a.advantages[2], 0);
+  assert.deepEqual(a.advantages.slice(3), [0, 0, 0]);
+  assert.deepEqual(a.zeroStd, [false, true]);
+  const r = grpoLoss(
+    [
+      { logp: [-1, -1], oldLogp: [-1, -1], advantage: 1, truncated: false },
+      { logp: [-1], oldLogp: [-1], advantage: 0, truncated: false, excluded: true },
+    ],
+    cfg({ lossType: 'dapo' }),
+  );
+  assert.equal(r.metrics.sequences, 1);
+  assert.equal(r.metrics.tokens, 2);
+  assert.deepEqual(Array.from(r.dLogprob[1]!), [0]);
+  close(r.dLogprob[0]![0]!, -0.5, 1e-7);
+});
+
+test('gradient accumulation as TRL: bnpo/grpo/dr_grpo normalise per micro-batch and divide by their number; dapo by all tokens of the step', () => {
+  // micro-batch 0: one sequence of 1 token (A = 1); micro-batch 1: one sequence of 3 tokens (A = 1); ratio 1
+  const seqs: GrpoSequence[] = [
+    { logp: [-1], oldLogp: [-1], advantage: 1, truncated: false, micro: 0 },
+    { logp: [-1, -1, -1], oldLogp: [-1, -1, -1], advantage: 1, truncated: false, micro: 1 },
+  ];
+  const d = (lossType: GrpoConfig['lossType']) => grpoLoss(seqs, cfg({ lossType, accumulationSteps: 2, maxCompletionLength: 4 })).dLogprob.map((x) => Array.from(x));
+  // dapo: every token weighs 1/4 (4 tokens in the step)
+  d('dapo').flat().forEach((v) => close(v, -1 / 4, 1e-7));
+  // bnpo: micro-batch 0 token weighs 1/(1·2), micro-batch 1 tokens 1/(3·2)
+  close(d('bnpo')[0]![0]!, -1 / 2, 1e-7);
+  d('bnpo')[1]!.forEach((v) => close(v, -1 / 6, 1e-7));
+  // grpo: per-sequence mean, over 1 sequence per micro-batch, halved: same as bnpo here
+  close(d('grpo')[0]![0]!, -1 / 2, 1e-7);
+  d('grpo')[1]!.forEach((v) => close(v, -1 / 6, 1e-7));
+  // dr_grpo: 1 / (sequences · max length · micro-batches) = 1/8 for every token
+  d('dr_grpo').flat().forEach((v) => close(v, -1 / 8, 1e-7));
+  // with one micro-batch, bnpo and dapo are the same loss
+  const one = seqs.map((s) => ({ ...s, micro: 0 }));
+  assert.deepEqual(grpoLoss(one, cfg({ lossType: 'bnpo' })).dLogprob.map((x) => Array.from(x)), grpoLoss(one, cfg({ lossType: 'dapo' })).dLogprob.map((x) => Array.from(x)));
 });

@@ -117,6 +117,26 @@ def main():
             out["grads"] = {k: v.grad.reshape(-1).tolist() for k, v in m.lora.items()}
         if req.get("last_logits"):
             out["last_logits"] = (h[-1] @ m.head().T).tolist()
+    elif req["op"] == "group":
+        # one prompt and K completions, each run as its own sequence (the definition the grouped engine must
+        # equal): logprobs of every completion token, and the gradient of sum_k sum_t g_kt * logp_kt
+        prompt, tau = req["prompt"], req.get("temperature", 1.0)
+        total = 0
+        lps = []
+        for comp, g in zip(req["completions"], req["g"]):
+            if not comp:
+                lps.append([])
+                continue
+            tokens = prompt + comp
+            h = m.hidden(tokens)
+            logits = (h[len(prompt) - 1: len(tokens) - 1] @ m.head().T) / tau
+            lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(comp).view(-1, 1)).view(-1)
+            lps.append(lp.tolist())
+            total = total + (lp * torch.tensor(g, dtype=dtype)).sum()
+        out["logprobs"] = lps
+        if m.lora:
+            total.backward()
+            out["grads"] = {k: v.grad.reshape(-1).tolist() for k, v in m.lora.items()}
     elif req["op"] == "teacher":
         # one pass over prompt + completion: the argmax after every position (greedy decoding agrees with it
         # token for token iff these equal the completion) and the logits at the last position

@@ -1,0 +1,168 @@
+// `npm run bench:grpo-step` — one GRPO step on real Spider prompts with SmolLM2-135M-Instruct (the Q4_1
+// GGUF of scripts/fetch-test-model.sh): the first two prompts of the trainer's data order (Spider train,
+// seed 0, `plain` template, full prompts), K = 8 completions of up to 64 tokens, LoRA r16 on all seven
+// projections, beta 0. Every group must carry gradient, so the reward is a cheap text property with
+// variance (distinct characters of the completion) instead of execution, which the base model fails
+// uniformly; the GRPO math (advantages, clipped objective) is the trainer's own.
+//
+// Each path runs in its own process (so each peak RSS is its own): the grouped engine (each prompt
+// computed once per group, reused from sampling), and the per-sequence path (every completion with its
+// own prompt pass, what the engine did before; CpuPolicy's `perSequence`). With BENCH_TRL=1 (default when
+// a TRL venv can be made), TRL's GRPOTrainer runs the same step on the same weights as a third process.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadDataset } from '../src/data/datasets.js';
+import { promptMessages } from '../src/data/prompt.js';
+import { blasDescription } from '../src/engine/blas.js';
+import { CpuPolicy } from '../src/engine/policy.js';
+import type { Group } from '../src/interfaces/policy.js';
+import { groupAdvantages, grpoLoss } from '../src/rl/grpo.js';
+import { exampleAt } from '../src/rl/run-dir.js';
+import { measured, selfPeakMiB } from './lib/peak-rss.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const OUT = join(ROOT, 'bench/out');
+const GGUF = join(ROOT, '.cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf');
+const SPIDER = resolve(ROOT, '../shared/data/spider');
+const K = 8;
+const MAX_NEW = 64;
+const PROMPTS = 2;
+
+/** The step's prompts: the first PROMPTS of the trainer's seeded order over runnable Spider train examples. */
+function stepExamples() {
+  const all = loadDataset({ dataset: 'spider', dataDir: SPIDER, split: 'train' }).filter((e) => existsSync(e.dbPath));
+  const cache = new Map<number, number[]>();
+  return Array.from({ length: PROMPTS }, (_, i) => all[exampleAt(i, all.length, 0, cache)]!);
+}
+
+async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
+  const policy = await CpuPolicy.load(GGUF, {
+    train: { kind: 'lora', lora: { r: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } },
+    maxPositions: 4096,
+    perSequence: path === 'per-sequence',
+    optimizer: { lr: 1e-5 },
+  });
+  const prompts = stepExamples().map((e) => policy.tokenizer.encode(policy.tokenizer.applyChatTemplate(promptMessages(e, { template: 'plain' }), { addGenerationPrompt: true })));
+  let t = performance.now();
+  const samples = await policy.sample(
+    prompts.map((prompt, i) => ({ prompt, n: K, seed: 1 + i })),
+    { maxNewTokens: MAX_NEW, temperature: 1 },
+  );
+  const sampling = (performance.now() - t) / 1000;
+  const rewards = samples.flatMap((g) => g.map((s) => new Set(s.text).size));
+  const adv = groupAdvantages(rewards, K, 'group');
+  const flat = samples.flat();
+  const loss = grpoLoss(
+    flat.map((s, j) => ({ logp: s.logprobs, oldLogp: s.logprobs, advantage: adv.advantages[j]!, truncated: s.finishReason === 'length', zeroStdGroup: adv.zeroStd[Math.floor(j / K)]! })),
+    { epsilon: 0.2, beta: 0, klEstimator: 'k3', lossType: 'dapo', maxCompletionLength: MAX_NEW, scaleRewards: 'group', eps: 1e-4, maskTruncatedCompletions: false, dropZeroStdGroups: true },
+  );
+  const groups: Group[] = prompts.map((prompt, i) => ({ prompt, completions: samples[i]!.map((s) => s.tokens) }));
+  const dLogprob = groups.map((_, i) => loss.dLogprob.slice(i * K, (i + 1) * K));
+  t = performance.now();
+  const lp = await policy.backward(groups, dLogprob, { temperature: 1 });
+  policy.step();
+  const update = (performance.now() - t) / 1000;
+  // logprobs: what num_iterations > 1 (old policy) or a KL term (reference) would add; weights have changed
+  t = performance.now();
+  await policy.logprobs(groups, { temperature: 1 });
+  const logprobs = (performance.now() - t) / 1000;
+  let drift = 0;
+  lp.flat().forEach((l, j) => l.forEach((v, i) => (drift = Math.max(drift, Math.abs(v - flat[j]!.logprobs[i]!)))));
+  const completionTokens = flat.reduce((a, s) => a + s.tokens.length, 0);
+  const promptTokens = prompts.reduce((a, p) => a + p.length, 0);
+  console.log(
+    JSON.stringify({
+      path,
+      promptTokens: prompts.map((p) => p.length),
+      completionTokens,
+      informativeGroups: adv.zeroStd.filter((z) => !z).length,
+      sampling,
+      update,
+      logprobs,
+      samplingTokS: completionTokens / sampling,
+      updateTokS: (promptTokens * (path === 'grouped' ? 1 : K) + completionTokens) / update,
+      maxSampleVsTrainLogprobDiff: drift,
+      peakMiB: selfPeakMiB(),
+      blas: blasDescription(),
+    }),
+  );
+}
+
+interface Result {
+  path: string;
+  promptTokens: number[];
+  completionTokens: number;
+  informativeGroups: number;
+  sampling: number;
+  update: number;
+  logprobs: number;
+  samplingTokS: number;
+  updateTokS: number;
+  maxSampleVsTrainLogprobDiff: number;
+  peakMiB: number;
+  blas: string;
+}
+
+function runPath(path: string): Result & { measuredPeakMiB: number } {
+  const r = measured(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/grpo-step.ts'), '--child', path], { cwd: ROOT });
+  if (r.status !== 0) throw new Error(`${path} path failed: ${r.stderr.slice(-2000)}`);
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Result), measuredPeakMiB: r.peakMiB };
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf('--child');
+  if (at >= 0) return child(process.argv[at + 1] as 'grouped' | 'per-sequence');
+  if (!existsSync(GGUF)) throw new Error('test model missing: bash scripts/fetch-test-model.sh');
+  if (!existsSync(join(SPIDER, 'train_spider.json'))) throw new Error(`Spider train set missing at ${SPIDER}`);
+  mkdirSync(OUT, { recursive: true });
+  const lines: string[] = [];
+  const log = (s: string) => {
+    lines.push(s);
+    console.log(s);
+  };
+  log(`bench:grpo-step — SmolLM2-135M-Instruct (Q4_1 → f32), Spider train, plain template, ${PROMPTS} prompts × K=${K} × ≤${MAX_NEW} tokens, LoRA r16 (7 projections), beta 0`);
+  const grouped = runPath('grouped');
+  log(`  ${grouped.blas}`);
+  log(`  prompt tokens ${grouped.promptTokens.join(' + ')}, completion tokens ${grouped.completionTokens}, informative groups ${grouped.informativeGroups}/${PROMPTS}`);
+  const skipPer = process.env.BENCH_PER_SEQUENCE === '0';
+  const per = skipPer ? null : runPath('per-sequence');
+  const row = (name: string, r: Result & { measuredPeakMiB: number }) =>
+    log(`  ${name.padEnd(14)} ${(r.sampling + r.update).toFixed(1).padStart(7)} s ${r.sampling.toFixed(1).padStart(9)} s ${r.update.toFixed(1).padStart(8)} s ${r.logprobs.toFixed(1).padStart(9)} s ${r.samplingTokS.toFixed(0).padStart(10)} ${r.updateTokS.toFixed(0).padStart(10)} ${r.measuredPeakMiB.toFixed(0).padStart(9)} MiB`);
+  log(`  path             step    sampling     update  logprobs*  sample t/s update t/s   peak RSS`);
+  row('grouped', grouped);
+  if (per) {
+    row('per-sequence', per);
+    log(`  per-sequence ÷ grouped: step ${((per.sampling + per.update) / (grouped.sampling + grouped.update)).toFixed(2)}×, update ${(per.update / grouped.update).toFixed(2)}×, sampling ${(per.sampling / grouped.sampling).toFixed(2)}×`);
+  }
+  log(`  * logprobs: one extra scoring pass over the step's groups (what num_iterations > 1 or beta > 0 adds), not part of this step`);
+  log(`  sampled vs recomputed logprobs: max |Δ| ${grouped.maxSampleVsTrainLogprobDiff.toExponential(2)}`);
+  log(`  goal: ≤ 20 s per step, ≤ 2048 MiB peak RSS → ${grouped.sampling + grouped.update <= 20 ? 'met' : 'NOT met'} (${(grouped.sampling + grouped.update).toFixed(1)} s), ${grouped.measuredPeakMiB <= 2048 ? 'met' : 'NOT met'} (${grouped.measuredPeakMiB.toFixed(0)} MiB)`);
+  const trl = trlStep();
+  if (trl) log(trl(grouped.sampling + grouped.update));
+  writeFileSync(join(OUT, 'grpo-step.txt'), lines.join('\n') + '\n');
+}
+
+/** TRL's GRPOTrainer on the same step, when a venv with trl/peft can be made; null when not. */
+function trlStep(): ((ours: number) => string) | null {
+  if (process.env.BENCH_TRL === '0') return null;
+  const script = join(ROOT, 'bench/ref/trl_grpo_step.py');
+  const venv = join(process.env.SQLRL_CACHE ?? join(process.env.HOME ?? '/tmp', '.cache/sqlrl'), 'bench-trl-venv');
+  const py = join(venv, 'bin/python3');
+  if (!existsSync(py)) {
+    const mk = spawnSync('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv], { stdio: 'inherit' });
+    if (mk.status !== 0) return () => '  TRL: skipped (cannot create a venv with /usr/bin/python3 -m venv)';
+  }
+  const pip = spawnSync(py, ['-m', 'pip', 'install', '-q', 'trl==0.24.0', 'peft', 'transformers', 'datasets', 'accelerate'], { stdio: 'inherit' });
+  if (pip.status !== 0) return () => '  TRL: skipped (pip install trl peft failed: no PyPI?)';
+  const ex = stepExamples();
+  const f32 = join(ROOT, '.cache/models/smollm2-f32');
+  const req = join(OUT, 'trl-step.json');
+  writeFileSync(req, JSON.stringify({ model: f32, gguf: GGUF, examples: ex.map((e) => ({ question: e.question, db_path: e.dbPath, db_id: e.dbId })), k: K, max_new: MAX_NEW }));
+  const r = measured(py, [script, req], { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  if (r.status !== 0) return () => `  TRL: failed (${r.stderr.trim().split('\n').slice(-1)[0]})`;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { step_s: number; version: string };
+  return (ours) => `  TRL ${out.version} GRPOTrainer, same step on the same CPU: ${out.step_s.toFixed(1)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB → TRL ÷ sqlrl ${(out.step_s / ours).toFixed(1)}×`;
+}
+
+await main();

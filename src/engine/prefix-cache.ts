@@ -1,0 +1,42 @@
+// Prompts computed during sampling, kept for the update that follows under the same weights: the
+// backward pass reuses their keys/values and layer inputs instead of running the prompt again. Keyed by
+// the prompt tokens, the adapter switch and the weights' version (every optimizer step is a new version);
+// bounded in bytes, oldest first out.
+import type { PrefixState } from './model.js';
+
+export class PrefixCache {
+  private readonly entries = new Map<string, PrefixState>();
+  private used = 0;
+
+  constructor(private readonly budgetBytes: number) {}
+
+  private static key(prompt: ArrayLike<number>, adapter: boolean, version: number): string {
+    return `${adapter ? 1 : 0}:${version}:${Array.prototype.join.call(prompt, ',')}`;
+  }
+
+  get(prompt: ArrayLike<number>, adapter: boolean, version: number): PrefixState | null {
+    return this.entries.get(PrefixCache.key(prompt, adapter, version)) ?? null;
+  }
+
+  put(state: PrefixState, version: number): void {
+    if (state.bytes > this.budgetBytes) return;
+    const key = PrefixCache.key(state.prompt, state.adapter, version);
+    if (this.entries.has(key)) return;
+    this.entries.set(key, state);
+    this.used += state.bytes;
+    for (const [k, s] of this.entries) {
+      if (this.used <= this.budgetBytes) break;
+      this.entries.delete(k);
+      this.used -= s.bytes;
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.used = 0;
+  }
+
+  get bytes(): number {
+    return this.used;
+  }
+}
