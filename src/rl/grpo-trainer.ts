@@ -51,6 +51,8 @@ export async function grpoTrain<S extends Score>(policy: Policy, o: GrpoLoopOpti
   await catchUpEvaluation(o.run, o, state, elapsed, o.evaluate);
   let stopped = false;
   while (state.step < o.maxSteps) {
+    // a step can run without any I/O: let the event loop take signals and dashboard requests first
+    await new Promise((resolve) => setImmediate(resolve));
     if (o.shouldStop?.()) {
       stopped = true;
       break;

@@ -126,7 +126,7 @@ async function setUp(o: Common, command: 'train' | 'sft', design: ReturnType<typ
   const t = design ? resolveTemplate(design, o.template, (o as TrainConfig).reward) : { template: o.template ?? 'plain', adjustment: null };
   note(t.adjustment);
   const ev = resolveEvalSplit(o.dataset, o.split, o.evalSplit);
-  note(ev.adjustment);
+  if (o.evalEvery > 0) note(ev.adjustment);
   const ref = referencePolicy(beta, o.train);
   note(ref.adjustment);
   const train = loadSplit(o, o.split, o.limit);
