@@ -2,7 +2,7 @@
 // the model's chat template, sampled on the policy. Requests run one after another (the engine uses
 // both cores for each); the n completions of one request are one batch sharing the prompt's KV.
 import type { Policy } from '../interfaces/policy.js';
-import type { GenerationParams, GenerationRequest, Generator } from './generators.js';
+import { promptText, type GenerationParams, type GenerationRequest, type Generator } from './generators.js';
 
 export class PolicyGenerator implements Generator {
   constructor(
@@ -11,9 +11,9 @@ export class PolicyGenerator implements Generator {
     private readonly opts: { maxPromptTokens?: number } = {},
   ) {}
 
-  /** Token ids of a request's prompt (left-truncated to maxPromptTokens). */
+  /** Token ids of a request's prompt, prefill included (left-truncated to maxPromptTokens). */
   promptTokens(req: GenerationRequest): number[] {
-    const text = this.policy.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
+    const text = promptText((m, o) => this.policy.tokenizer.applyChatTemplate(m, o), req);
     const ids = this.policy.tokenizer.encode(text);
     const max = this.opts.maxPromptTokens;
     return max && ids.length > max ? ids.slice(ids.length - max) : ids;
