@@ -180,7 +180,7 @@ export async function runGenerationEval(opts: EvalOptions): Promise<EvalReport> 
   const examples = loadExamples(opts);
   const missing = checkDatabases(examples, opts.skipMissingDb);
   const { evaluateGenerator } = await import('../../eval/generate-eval.js');
-  const { promptMessages } = await import('../../data/prompt.js');
+  const { promptMessages, templatePrefill } = await import('../../data/prompt.js');
   const { extractSql } = await import('../../reward/extract.js');
   let generator;
   if (opts.model) {
@@ -207,6 +207,7 @@ export async function runGenerationEval(opts: EvalOptions): Promise<EvalReport> 
       generator,
       messages: (ex) => promptMessages(ex, { template: opts.template }),
       extract: (c) => extractSql(c).sql,
+      prefill: templatePrefill(opts.template),
       executor,
       mode: opts.mode,
       maxTokens: opts.maxTokens,
