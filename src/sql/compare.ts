@@ -291,6 +291,11 @@ export function hasSecondStatement(sql: string): boolean {
   return false;
 }
 
+/** Only whitespace, comments and ';': Python's sqlite3 executes such text to no rows (better-sqlite3 refuses it). */
+export function hasNoStatement(sql: string): boolean {
+  return segments(sql).every((s) => (s.opaque ? s.text.startsWith('--') || s.text.startsWith('/*') : /^[\s;]*$/.test(s.text)));
+}
+
 /** What a mode does with several statements: spider runs the first (sqlparse.parse(s)[0]); bird and strict refuse them. */
 export function severalStatementsError(sql: string, mode: CompareMode): string | null {
   if (mode === 'spider' || !hasSecondStatement(sql)) return null;

@@ -1,6 +1,6 @@
 // Execution match: run gold (cached) and prediction in the sandbox and compare their results under
 // one of the compare modes. The single judgement that rewards, training and evaluation share.
-import { orderMatters, resultsEqual, severalStatementsError, sqlForMode, type CompareMode } from './compare.js';
+import { hasNoStatement, orderMatters, resultsEqual, severalStatementsError, sqlForMode, type CompareMode } from './compare.js';
 import type { SqlExecutor } from './executor.js';
 import type { ExecResult } from './types.js';
 
@@ -31,6 +31,9 @@ export async function executionMatch(executor: SqlExecutor, input: MatchInput): 
     const text = sqlForMode(sql, input.mode);
     const several = severalStatementsError(text, input.mode);
     if (several) return Promise.resolve({ kind: 'error', message: several, ms: 0 });
+    // The official evaluators run SQL through Python's sqlite3, where a text of comments only is no error but
+    // no rows (so it matches an empty gold there); strict mode calls it what it is.
+    if (hasNoStatement(text)) return Promise.resolve(input.mode === 'strict' ? { kind: 'error', message: 'no SQL statement (only comments or whitespace)', ms: 0 } : { kind: 'rows', columns: [], rows: [], ms: 0 });
     return gold ? executor.executeGold(input.dbPath, text, opts) : executor.execute(input.dbPath, text, opts);
   };
   const [gold, pred] = await Promise.all([run(input.goldSql, true), run(input.predSql, false)]);
