@@ -4,7 +4,7 @@
 // loader the project already runs on, so a module sees the same TypeScript semantics as sqlrl's own code;
 // the import is scoped (no global loader is registered in the user's process).
 import { existsSync, statSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { loadYamlConfig } from '../config-file.js';
@@ -22,6 +22,7 @@ type Mode = 'spider' | 'bird' | 'strict';
  * `{ value, detail? }`, possibly as a promise; name it in `components` like a built-in.
  */
 export interface RewardModule {
+  name?: string;
   preset?: string;
   mode?: Mode;
   extract?: ExtractRule;
@@ -147,5 +148,6 @@ export async function loadReward(spec: string, opts: { mode?: Mode; extract?: Ex
   }
   const m = checkModule(raw, spec);
   if (!m.config.preset && !m.config.components?.length) throw new UsageError(`reward module '${spec}' has neither a preset nor components (a module used as the reward names its design; one that only defines custom components goes under a YAML config's modules:)`);
-  return checkDesign({ config: { ...m.config, ...over }, custom: m.custom }, `reward module '${spec}'`);
+  const name = m.config.name ?? basename(spec).replace(/\.[cm]?[jt]s$/, '');
+  return checkDesign({ config: { ...m.config, name, ...over }, custom: m.custom }, `reward module '${spec}'`);
 }

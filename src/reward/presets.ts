@@ -16,6 +16,7 @@ export type ComponentSpec = z.infer<typeof ComponentSpec>;
 
 export const RewardConfig = z
   .object({
+    name: z.string().optional().describe('name of the design (logs, /health, run files); default: the preset\'s, or the reward module\'s file name'),
     preset: z.string().optional().describe('start from a preset: ' + 'arctic, sql-r1, seed-000, seed-002, seed-003, seed-004'),
     mode: z.enum(['spider', 'bird', 'strict']).optional().describe('result comparison mode (default: the preset\'s, else strict)'),
     extract: z.enum(EXTRACT_RULES as [ExtractRule, ...ExtractRule[]]).optional().describe("how SQL is found in a response: 'sql-r1', 'arctic' (the papers' code), 'lenient' (any fence, unclosed, bare SQL); default: the preset's, else lenient"),
@@ -132,6 +133,7 @@ export function resolveDesign(config: RewardConfig | string, custom: Record<stri
   }
   return {
     ...base,
+    name: cfg.name ?? base.name,
     mode: cfg.mode ?? base.mode,
     extract: cfg.extract ?? base.extract,
     template: cfg.template ?? base.template,

@@ -2,12 +2,15 @@
 // runaway queries mixed in, metrics, and the Python adapters' own unittest suite against a real `sqlrl serve`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/datasets.js';
 import { startRewardServer, type RewardServer } from '../../src/serve/reward-server.js';
 import { SqlExecutor } from '../../src/sql/executor.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { python, skipUnlessPython } from '../helpers/optional.js';
 
 const GOOD = "<think>x</think><answer>```sql\nSELECT count(*) FROM customers\n```</answer>";
 let server: RewardServer;
@@ -131,4 +134,19 @@ test('Python adapters (TRL, verl, OpenRLHF protocol): python3 -m unittest agains
   });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Ran 15 tests/);
+});
+
+test('the Python adapter installs with pip (integrations/python/pyproject.toml) and imports from where it was installed', { skip: skipUnlessPython('setuptools', 'wheel'), timeout: 120_000 }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-pip-'));
+  try {
+    cpSync(join(REPO_ROOT, 'integrations/python'), join(tmp, 'src'), { recursive: true }); // a build writes build/ and *.egg-info beside the sources
+    const py = python('setuptools', 'wheel');
+    const install = spawnSync(py, ['-m', 'pip', 'install', '-q', '--no-build-isolation', '--no-deps', '--no-index', '--target', join(tmp, 'site'), join(tmp, 'src')], { encoding: 'utf8' });
+    assert.equal(install.status, 0, install.stderr);
+    const probe = spawnSync(py, ['-c', 'import sqlrl_rewards, inspect; print(sqlrl_rewards.__file__); print(inspect.signature(sqlrl_rewards.compute_score))'], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PYTHONPATH: join(tmp, 'site') } });
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.equal(probe.stdout, `${join(tmp, 'site', 'sqlrl_rewards.py')}\n(data_source, solution_str, ground_truth, extra_info=None, **kwargs)\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
