@@ -7,7 +7,7 @@ export { RewardScorer, type RewardItem, type RewardResult } from './reward/score
 export { loadReward, loadRewardConfig, defineReward, type RewardModule } from './reward/config.js';
 export { PRESETS, RewardConfig, ComponentSpec, resolveDesign, scoreContext, type RewardDesign, type RewardBreakdown, type LoadedReward } from './reward/presets.js';
 export { COMPONENTS, rowsF1, type RewardComponent, type RewardContext, type ComponentValue, type ComponentParams, type Verdict } from './reward/components.js';
-export { extractSql, extractWith, goldForRule, EXTRACT_RULES, type ExtractRule, type Extraction, type SqlSource } from './reward/extract.js';
+export { extractSql, extractWith, extractionMismatch, goldForRule, EXTRACT_RULES, type ExtractRule, type Extraction, type SqlSource } from './reward/extract.js';
 
 // ---------------------------------------------------------------- the SQL sandbox and result comparison
 export { SqlExecutor, EXECUTOR_DEFAULTS, type ExecutorOptions } from './sql/executor.js';

@@ -173,3 +173,14 @@ export function extractSql(response: string): Extraction {
 export function goldForRule(rule: ExtractRule, goldSql: string): string {
   return rule === 'sql-r1' ? collapseWhitespace(goldSql) : goldSql;
 }
+
+/**
+ * Why a rule finds no SQL in what a prompt template asks for, or null: 'compact' asks for bare SQL, which
+ * the 'arctic' and 'sql-r1' rules never take (their papers' models answer in a ```sql block). A run
+ * config can refuse the pair up front instead of training on rewards that are all "no SQL".
+ */
+export function extractionMismatch(rule: ExtractRule, template: 'plain' | 'think' | 'compact'): string | null {
+  if (template === 'compact' && rule !== 'lenient') return `the '${template}' template asks for bare SQL, which the '${rule}' extraction rule never takes (it needs a \`\`\`sql block): use extract: lenient`;
+  if (template === 'plain' && rule === 'sql-r1') return `the 'plain' template asks for a \`\`\`sql block without <think>/<answer> tags, which the 'sql-r1' rule requires: use the 'think' template, or extract: arctic or lenient`;
+  return null;
+}

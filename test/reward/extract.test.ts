@@ -2,7 +2,7 @@
 // code's regexes by hand (SQL-R1 synsql.py, Arctic/OmniSQL parse_response), not computed by the code under test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collapseWhitespace, extractSql, extractWith, goldForRule, pyStrip } from '../../src/reward/extract.js';
+import { collapseWhitespace, extractionMismatch, extractSql, extractWith, goldForRule, pyStrip } from '../../src/reward/extract.js';
 
 const pick = (c: string) => {
   const e = extractSql(c);
@@ -121,4 +121,13 @@ test('arctic: the last closed ```sql block anywhere, stripped; nothing else coun
   assert.equal(arctic('<answer>SELECT 1</answer>'), null, 'unfenced answer');
   // ```sql\s*(.*?)\s*```: on ```sqlite the \s* matches nothing and the block starts with 'ite'
   assert.equal(arctic('```sqlite\nSELECT 1\n```'), 'ite\nSELECT 1');
+});
+
+test('which rules can read which templates: compact (bare SQL) needs lenient; plain (no tags) cannot satisfy sql-r1', () => {
+  assert.match(extractionMismatch('arctic', 'compact')!, /bare SQL.*'arctic'.*use extract: lenient/);
+  assert.match(extractionMismatch('sql-r1', 'compact')!, /use extract: lenient/);
+  assert.match(extractionMismatch('sql-r1', 'plain')!, /<think>\/<answer>/);
+  for (const [rule, template] of [['lenient', 'compact'], ['arctic', 'plain'], ['arctic', 'think'], ['sql-r1', 'think'], ['lenient', 'plain']] as const) {
+    assert.equal(extractionMismatch(rule, template), null, `${rule} ${template}`);
+  }
 });

@@ -18,7 +18,7 @@ export const ServeOptions = z.object({
   template: z.enum(['plain', 'think', 'compact']).optional().describe("the prompt template the trainer's prompts were built with: its prefilled assistant text (think: '<think>\\n') is put before completions whose request gives no prefix"),
   host: z.string().default('127.0.0.1').describe('address to listen on (0.0.0.0 for other machines)'),
   port: z.number().int().min(0).max(65535).default(8000).describe('port (0 picks a free one)'),
-  token: z.string().optional().describe('require Authorization: Bearer TOKEN (default: $SQLRL_TOKEN if set)'),
+  token: z.string().optional().describe('require Authorization: Bearer TOKEN, or ?token=TOKEN in the URL for clients that send no headers (OpenRLHF) (default: $SQLRL_TOKEN if set)'),
   timeout: z.number().positive().default(30).describe('per-query timeout in seconds'),
   workers: z.number().int().positive().optional().describe('sandbox worker processes (default: one per core)'),
   bodyLimit: z.number().positive().default(16).describe('largest request body in MiB (a larger batch gets 413; the Python adapters split batches under it)'),
