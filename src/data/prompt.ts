@@ -91,7 +91,22 @@ export function promptMessages(example: Example, opts: PromptOptions, schema: Db
   }
 }
 
-/** The completion a template expects for a gold SQL (SFT targets). */
+/**
+ * The text a template prefills in the assistant turn: a generation prompt ends with it (after the chat
+ * template's assistant header), so the model continues from inside it and never writes it itself;
+ * rewards and extraction read prefill + completion. 'think' prefills '<think>\n', as SQL-R1's prompt does
+ * (its training prompt ends `<|im_start|>assistant\n<think>\n`, and its reward reads the response from
+ * the assistant header on): the model starts reasoning at once, and the one <think> the format check
+ * counts is the prompt's. 'plain' and 'compact' prefill nothing.
+ */
+export function templatePrefill(template: PromptTemplate): string {
+  return template === 'think' ? '<think>\n' : '';
+}
+
+/**
+ * The whole assistant turn a template expects for a gold SQL (SFT targets). It starts with the template's
+ * prefill; a trainer whose prompt ends with the prefill trains on the rest (`slice(templatePrefill(t).length)`).
+ */
 export function targetText(sql: string, template: PromptTemplate): string {
   switch (template) {
     case 'compact':

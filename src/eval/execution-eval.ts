@@ -10,7 +10,8 @@ import type { ExecResult, SqlValue } from '../sql/types.js';
 import { mapConcurrent } from './concurrency.js';
 import type { BucketAcc, EvalReportJson, ReportExample } from './html-report.js';
 
-export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'db_missing' | 'no_sql';
+/** `refused`: the sandbox refused the prediction (a write, ATTACH, PRAGMA, ...), as opposed to invalid SQL (`error`). */
+export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'refused' | 'timeout' | 'too_large' | 'db_missing' | 'no_sql';
 
 export interface EvaluatedExample extends ReportExample {
   index: number;

@@ -15,8 +15,10 @@ export interface GenerateEvalOptions {
   generator: Generator;
   /** The prompt of one example (shared with training: data/prompt). */
   messages: (ex: Example) => ChatMessage[];
-  /** SQL out of a completion (shared with rewards: reward/extract); null when there is none. */
-  extract: (completion: string) => string | null;
+  /** SQL out of a response (prefill + completion; shared with rewards: reward/extract); null when there is none. */
+  extract: (response: string) => string | null;
+  /** Text the prompt template prefills in the assistant turn (data/prompt templatePrefill); '' for none. */
+  prefill?: string;
   executor: SqlExecutor;
   mode: CompareMode;
   maxTokens: number;
@@ -85,7 +87,9 @@ async function generateCached(
 
 export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<GenerateEvalReport> {
   const cache = new CompletionCache(opts.cacheFile ?? null);
-  const requests = opts.examples.map((ex) => ({ id: ex.id, messages: opts.messages(ex) }));
+  const prefill = opts.prefill ?? '';
+  // The prefill is part of the request (and of its cache key) only when there is one: caches of runs without it stay valid.
+  const requests = opts.examples.map((ex) => ({ id: ex.id, messages: opts.messages(ex), ...(prefill ? { prefill } : {}) }));
   const total = requests.length;
   const skip = opts.missingDbPaths ?? new Set<string>();
   const live = requests.filter((_, i) => !skip.has(opts.examples[i]!.dbPath));
@@ -94,7 +98,8 @@ export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<Gene
   const base: Omit<GenerationParams, 'n' | 'temperature'> = { topP: 1, maxTokens: opts.maxTokens, ...(opts.stop ? { stop: opts.stop } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
   const greedyLive = await generateCached(opts.generator, live, { ...base, n: 1, temperature: 0 }, cache, (d) => opts.onProgress?.('greedy', d, live.length), opts.onCached);
   const completions: (string | null)[] = new Array(total).fill(null);
-  liveIndex.forEach((i, j) => (completions[i] = greedyLive[j]![0] ?? ''));
+  // Completions are recorded as the whole assistant turn (prefill + generated text): what extraction reads.
+  liveIndex.forEach((i, j) => (completions[i] = prefill + (greedyLive[j]![0] ?? '')));
   const predictions = completions.map((c) => (c === null ? null : opts.extract(c)));
 
   const report = (await evaluatePredictions({
@@ -120,7 +125,7 @@ export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<Gene
     const passSums: Record<string, number> = Object.fromEntries(ks.map((k) => [String(k), 0]));
     await mapConcurrent(liveIndex, 8, async (i, j) => {
       const ex = opts.examples[i]!;
-      const sqls = sampled[j]!.map((c) => opts.extract(c));
+      const sqls = sampled[j]!.map((c) => opts.extract(prefill + c));
       const judged = await Promise.all(
         sqls.map((sql) => (sql ? executionMatch(opts.executor, { dbPath: ex.dbPath, goldSql: ex.goldSql, predSql: sql, mode: opts.mode }) : Promise.resolve(null))),
       );

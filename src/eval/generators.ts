@@ -16,6 +16,16 @@ export interface GenerationRequest {
   /** Example id: results are cached under it (with a hash of the prompt and parameters). */
   id: string;
   messages: ChatMessage[];
+  /**
+   * Text the prompt prefills in the assistant turn (data/prompt templatePrefill): the model continues
+   * from it; completions come back without it. Absent or '' for none.
+   */
+  prefill?: string;
+}
+
+/** The prompt text of a request for a chat template: the generation prompt, then the prefill. */
+export function promptText(render: (messages: ChatMessage[], opts: { addGenerationPrompt: boolean }) => string, req: GenerationRequest): string {
+  return render(req.messages, { addGenerationPrompt: true }) + (req.prefill ?? '');
 }
 
 export interface GenerationParams {
@@ -127,9 +137,12 @@ export class EndpointGenerator implements Generator {
         onDone?.(i);
         return hit;
       }
+      // A prefill goes as a final assistant message the server continues (vLLM's and SGLang's
+      // continue_final_message; also what TRL does with such prompts).
+      const prefill = req.prefill ? { messages: [...req.messages, { role: 'assistant' as const, content: req.prefill }], continue_final_message: true, add_generation_prompt: false } : { messages: req.messages };
       const res = await this.client.chat.completions.create({
         model: this.opts.model,
-        messages: req.messages,
+        ...prefill,
         n: params.n,
         temperature: params.temperature,
         top_p: params.topP,

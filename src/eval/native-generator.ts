@@ -3,7 +3,7 @@
 // sequences decode as one batch (one pass over the weights per token for all of them), and the n
 // completions of a request share its prompt.
 import type { Policy } from '../interfaces/policy.js';
-import type { GenerationParams, GenerationRequest, Generator } from './generators.js';
+import { promptText, type GenerationParams, type GenerationRequest, type Generator } from './generators.js';
 
 export class PolicyGenerator implements Generator {
   constructor(
@@ -12,9 +12,9 @@ export class PolicyGenerator implements Generator {
     private readonly opts: { maxPromptTokens?: number; /** Requests decoded together. */ batch?: number } = {},
   ) {}
 
-  /** Token ids of a request's prompt (left-truncated to maxPromptTokens). */
+  /** Token ids of a request's prompt, prefill included (left-truncated to maxPromptTokens). */
   promptTokens(req: GenerationRequest): number[] {
-    const text = this.policy.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
+    const text = promptText((m, o) => this.policy.tokenizer.applyChatTemplate(m, o), req);
     const ids = this.policy.tokenizer.encode(text);
     const max = this.opts.maxPromptTokens;
     return max && ids.length > max ? ids.slice(ids.length - max) : ids;

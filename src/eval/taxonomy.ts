@@ -32,6 +32,6 @@ export function classifyError(status: string, message?: string | null): ErrorCla
   const m = (message ?? '').toLowerCase();
   if (/no such table|no such view/.test(m)) return 'unknown_table';
   if (/no such column|ambiguous column name/.test(m)) return 'unknown_column';
-  if (/syntax error|incomplete input|unrecognized token|unterminated|you can only execute one statement/.test(m)) return 'syntax_error';
+  if (/syntax error|incomplete input|unrecognized token|unterminated|you can only execute one statement|more than one statement/.test(m)) return 'syntax_error';
   return 'other_sql_error';
 }

@@ -1,5 +1,6 @@
 // Reward components: pure functions of a context that already holds everything execution told us
 // (the scorer runs the sandbox; nothing here does I/O). Each returns a value and a breakdown.
+// Custom components (reward modules, docs/rewards.md) have the same shape and may be async.
 import type { MatchVerdict } from '../sql/match.js';
 import { clauseComponents, componentSet, hallucinatedNames, jaccard, sqlTokens } from '../sql/structure.js';
 import type { ExecResult, SqlValue } from '../sql/types.js';
@@ -10,8 +11,14 @@ import type { Extraction } from './extract.js';
 export type Verdict = MatchVerdict | 'no_sql';
 
 export interface RewardContext {
+  /** What the model generated. */
   completion: string;
+  /** Text the prompt prefilled in the assistant turn ('' if none); the rules read prefix + completion. */
+  prefix: string;
+  /** prefix + completion: the whole assistant turn, as extraction and the format check saw it. */
+  response: string;
   extraction: Extraction;
+  /** The gold SQL as the design's rule runs it (SQL-R1 collapses its whitespace). */
   goldSql: string;
   verdict: Verdict;
   pred: ExecResult | null;
@@ -27,24 +34,38 @@ export interface ComponentValue {
   detail?: Record<string, unknown>;
 }
 
-type Params = Record<string, number | boolean | string | undefined>;
+/** A component's parameters, from the design (YAML `params`), plus `template` ('plain' | 'think'). */
+export type ComponentParams = Record<string, number | boolean | string | undefined>;
+type Params = ComponentParams;
 export type ComponentFn = (ctx: RewardContext, params: Params) => ComponentValue;
+/** A custom component from a reward module: like a built-in, and it may return a promise. */
+export type RewardComponent = (ctx: RewardContext, params: ComponentParams) => ComponentValue | Promise<ComponentValue>;
 
 const num = (p: Params, k: string, d: number) => (typeof p[k] === 'number' ? (p[k] as number) : d);
 
-/** Execution outcome mapped to a value per verdict (defaults: 1 for a match, 0 otherwise). */
-export const execution: ComponentFn = (ctx, p) => {
+/** A value per verdict (defaults: 1 for a match, 0 otherwise; `refused` and `timeout` default to `error`'s value). */
+function verdictValue(ctx: RewardContext, p: Params): ComponentValue {
   const table: Record<Verdict, number> = {
     match: num(p, 'match', 1),
     mismatch: num(p, 'mismatch', 0),
     error: num(p, 'error', 0),
+    refused: num(p, 'refused', num(p, 'error', 0)),
     timeout: num(p, 'timeout', num(p, 'error', 0)),
     too_large: num(p, 'too_large', num(p, 'mismatch', 0)),
     gold_error: num(p, 'gold_error', 0),
     no_sql: num(p, 'no_sql', num(p, 'error', 0)),
   };
   return { value: table[ctx.verdict], detail: { verdict: ctx.verdict } };
-};
+}
+
+/** Execution outcome mapped to a value per verdict. */
+export const execution: ComponentFn = verdictValue;
+
+/**
+ * The same table as `execution` under its own name, so a design reports a second execution-derived term
+ * separately (SQL-R1: execution ±2 for running, result ±3 for matching).
+ */
+export const result: ComponentFn = verdictValue;
 
 /** SQLite accepts the statement (prepared): `valid` / `invalid` values. */
 export const syntax: ComponentFn = (ctx, p) => {
@@ -52,9 +73,14 @@ export const syntax: ComponentFn = (ctx, p) => {
   return { value: ok ? num(p, 'valid', 1) : num(p, 'invalid', 0), detail: { valid: ok } };
 };
 
+/** The format a template asks for: SQL-R1's think/answer rule, or (plain) a closed ```sql block. */
+export function formatPasses(extraction: Extraction, template: 'plain' | 'think'): boolean {
+  return template === 'plain' ? extraction.fenced : extraction.formatOk;
+}
+
 /** The required format (SQL-R1's think/answer rule, or a ```sql fence for the plain template). */
 export const format: ComponentFn = (ctx, p) => {
-  const ok = p.template === 'plain' ? ctx.extraction.source === 'fence' && !ctx.extraction.unclosed : ctx.extraction.formatOk;
+  const ok = formatPasses(ctx.extraction, p.template === 'plain' ? 'plain' : 'think');
   return { value: ok ? num(p, 'ok', 1) : num(p, 'bad', 0), detail: { ok } };
 };
 
@@ -142,6 +168,7 @@ export const tokenJaccard: ComponentFn = (ctx, p) => {
 
 export const COMPONENTS: Record<string, ComponentFn> = {
   execution,
+  result,
   syntax,
   format,
   length,

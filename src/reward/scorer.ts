@@ -4,14 +4,19 @@ import type { SqlExecutor } from '../sql/executor.js';
 import { executionMatch } from '../sql/match.js';
 import { readSchema, schemaNames } from '../sql/schema.js';
 import type { ExecResult } from '../sql/types.js';
-import type { RewardContext, Verdict } from './components.js';
-import { extractSql, type Extraction } from './extract.js';
-import { needs, resolveDesign, scoreContext, type RewardConfig, type RewardDesign } from './presets.js';
+import type { RewardComponent, RewardContext, Verdict } from './components.js';
+import { extractWith, goldForRule, type Extraction } from './extract.js';
+import { needs, resolveDesign, scoreContext, type LoadedReward, type RewardConfig, type RewardDesign } from './presets.js';
 
 export interface RewardItem {
   completion: string;
   dbPath: string;
   goldSql: string;
+  /**
+   * Text the prompt prefilled in the assistant turn (e.g. '<think>\n' after SQL-R1's prompt): the model's
+   * response is prefix + completion, and extraction and the format check read that.
+   */
+  prefix?: string;
 }
 
 export interface RewardResult {
@@ -28,14 +33,18 @@ export interface RewardResult {
 
 export class RewardScorer {
   readonly design: RewardDesign;
+  private readonly custom: Record<string, RewardComponent>;
   private readonly schemas = new Map<string, Map<string, Set<string>> | null>();
 
+  /** `config`: a preset name, a reward config, or what `loadReward` returned (a config with custom components). */
   constructor(
     private readonly executor: SqlExecutor,
-    config: RewardConfig | string,
+    config: RewardConfig | string | LoadedReward,
     private readonly opts: { timeoutMs?: number } = {},
   ) {
-    this.design = resolveDesign(config);
+    const loaded = typeof config === 'object' && 'custom' in config ? config : null;
+    this.custom = loaded?.custom ?? {};
+    this.design = resolveDesign(loaded ? loaded.config : (config as RewardConfig | string), this.custom);
   }
 
   async score(items: RewardItem[]): Promise<RewardResult[]> {
@@ -54,7 +63,10 @@ export class RewardScorer {
   }
 
   async scoreOne(item: RewardItem): Promise<RewardResult> {
-    const extraction = extractSql(item.completion);
+    const prefix = item.prefix ?? '';
+    const response = prefix + item.completion;
+    const extraction = extractWith(this.design.extract, response);
+    const goldSql = goldForRule(this.design.extract, item.goldSql);
     const need = needs(this.design);
     let verdict: Verdict = 'no_sql';
     let pred: ExecResult | null = null;
@@ -62,7 +74,7 @@ export class RewardScorer {
     let syntaxOk: boolean | null = null;
     if (extraction.sql) {
       const [m, syn] = await Promise.all([
-        executionMatch(this.executor, { dbPath: item.dbPath, goldSql: item.goldSql, predSql: extraction.sql, mode: this.design.mode, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) }),
+        executionMatch(this.executor, { dbPath: item.dbPath, goldSql, predSql: extraction.sql, mode: this.design.mode, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) }),
         need.syntax ? this.executor.checkSyntax(item.dbPath, extraction.sql) : Promise.resolve(null),
       ]);
       verdict = m.verdict;
@@ -72,15 +84,17 @@ export class RewardScorer {
     } else if (need.syntax) syntaxOk = false;
     const ctx: RewardContext = {
       completion: item.completion,
+      prefix,
+      response,
       extraction,
-      goldSql: item.goldSql,
+      goldSql,
       verdict,
       pred,
       gold,
       syntaxOk,
       schema: need.schema ? this.schemaOf(item.dbPath) : null,
     };
-    const b = scoreContext(this.design, ctx);
+    const b = await scoreContext(this.design, ctx, this.custom);
     return { reward: b.reward, components: b.components, status: verdict, sql: extraction.sql, extraction, pred, gold, details: b.details };
   }
 }

@@ -1,30 +1,36 @@
 // The reward server: sqlrl's rewards over HTTP for the GPU RL engines. Stateless apart from the
 // dataset index and the sandbox pool, so it scales out by adding replicas.
-//   POST /v1/rewards   {"items": [{"completion", "example_id"} | {"completion", "db_id", "gold_sql"}]}
+//   POST /v1/rewards   {"items": [{"completion", "example_id", "prefix"?} | {"completion", "db_id", "gold_sql", "prefix"?}]}
 //   POST /get_reward   OpenRLHF's remote reward protocol ({"query", "prompts", "labels"})
-//   GET  /health, GET /metrics (Prometheus text)
+//   GET  /health (also tells clients the body limit and item cap), GET /metrics (Prometheus text)
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { dbPathFor } from '../data/files.js';
 import type { Example } from '../data/types.js';
 import { RewardScorer, type RewardResult } from '../reward/scorer.js';
-import type { RewardConfig } from '../reward/presets.js';
+import type { LoadedReward, RewardConfig } from '../reward/presets.js';
 import type { SqlExecutor } from '../sql/executor.js';
+import { locateResponse, promptPrefill } from './openrlhf.js';
 
 export interface RewardServerOptions {
   examples: Example[];
   /** Where `db_id` items find their database when no example names it. */
   dbDir?: string;
-  reward: RewardConfig | string;
+  reward: RewardConfig | string | LoadedReward;
   executor: SqlExecutor;
   host?: string;
   port?: number;
-  /** Require `Authorization: Bearer <token>`. */
+  /** Require `Authorization: Bearer <token>` (or `?token=` in the URL, for clients that send no headers). */
   token?: string;
   /** Largest accepted request body in bytes (default 16 MiB). */
   bodyLimit?: number;
   /** Most items in one /v1/rewards request (default 4096). */
   maxItems?: number;
+  /** Prefix for items that carry none: the text the prompt template prefills in the assistant turn (e.g. '<think>\n'). */
+  prefix?: string;
+  /** Told (at most once a minute per kind) about refused tokens and unlocatable prompts, which clients may only log quietly. */
+  onWarning?: (message: string) => void;
 }
 
 export interface RewardServer {
@@ -38,15 +44,47 @@ class BadRequest extends Error {
 }
 
 const Item = z.union([
-  z.object({ completion: z.string(), example_id: z.string() }).strict(),
-  z.object({ completion: z.string(), db_id: z.string(), gold_sql: z.string() }).strict(),
+  z.object({ completion: z.string(), example_id: z.string(), prefix: z.string().optional() }).strict(),
+  z.object({ completion: z.string(), db_id: z.string(), gold_sql: z.string(), prefix: z.string().optional() }).strict(),
 ]);
 
 const OpenRlhfBody = z.object({
   query: z.array(z.string()),
-  prompts: z.array(z.string()).optional(),
+  prompts: z.array(z.string()),
   labels: z.array(z.union([z.string(), z.record(z.string(), z.unknown())])),
 });
+
+const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** Reads a request body to its end, discarding it; false if the client went away. */
+function drain(stream: NodeJS.ReadableStream): Promise<boolean> {
+  return new Promise((resolve) => {
+    let ended = false;
+    stream.on('data', () => {});
+    stream.once('end', () => {
+      ended = true;
+      resolve(true);
+    });
+    stream.once('error', () => resolve(false));
+    stream.once('close', () => resolve(ended));
+  });
+}
+
+/** A warning per kind at most once a minute, with the count of those held back. */
+function rateLimited(sink: ((m: string) => void) | undefined): (kind: string, message: string) => void {
+  const last = new Map<string, { at: number; held: number }>();
+  return (kind, message) => {
+    if (!sink) return;
+    const now = Date.now();
+    const s = last.get(kind);
+    if (s && now - s.at < 60_000) {
+      s.held++;
+      return;
+    }
+    sink(s?.held ? `${message} (${s.held} more since the last warning)` : message);
+    last.set(kind, { at: now, held: 0 });
+  };
+}
 
 function oneLine(err: z.ZodError): string {
   const i = err.issues[0]!;
@@ -107,14 +145,16 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
   const dbById = new Map(opts.examples.map((e) => [e.dbId, e.dbPath]));
   const metrics = new Metrics();
   const maxItems = opts.maxItems ?? 4096;
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024, forceCloseConnections: false, logger: false });
+  const bodyLimit = opts.bodyLimit ?? 16 * 1024 * 1024;
+  const warn = rateLimited(opts.onWarning);
+  const app = Fastify({ bodyLimit, forceCloseConnections: false, logger: false });
 
   const dbPathOf = (dbId: string, where: string): string => {
     const p = dbById.get(dbId) ?? (opts.dbDir ? dbPathFor(opts.dbDir, dbId) : undefined);
     if (!p) throw new BadRequest(`${where}: unknown db_id '${dbId}' (not in the loaded dataset; start sqlrl serve with --db-dir)`);
     return p;
   };
-  const resolveLabel = (label: string | Record<string, unknown>, where: string): { dbPath: string; goldSql: string } => {
+  const resolveLabel = (label: string | Record<string, unknown>, where: string): { dbPath: string; goldSql: string; prefix?: string } => {
     let obj: Record<string, unknown> | null = typeof label === 'object' ? label : null;
     if (typeof label === 'string' && label.trim().startsWith('{')) {
       try {
@@ -125,25 +165,46 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
     }
     if (obj) {
       if (typeof obj.db_id !== 'string' || typeof obj.gold_sql !== 'string') throw new BadRequest(`${where}: a JSON label needs string fields db_id and gold_sql`);
-      return { dbPath: dbPathOf(obj.db_id, where), goldSql: obj.gold_sql };
+      if (obj.prefix !== undefined && typeof obj.prefix !== 'string') throw new BadRequest(`${where}: a JSON label's prefix must be a string`);
+      return { dbPath: dbPathOf(obj.db_id, where), goldSql: obj.gold_sql, ...(typeof obj.prefix === 'string' ? { prefix: obj.prefix } : {}) };
     }
     const ex = byId.get(label as string);
     if (!ex) throw new BadRequest(`${where}: unknown example id '${label}'`);
     return { dbPath: ex.dbPath, goldSql: ex.goldSql };
   };
 
+  const tooLarge = (size: string) => ({ error: `payload too large: ${size} is over the server's body limit of ${bodyLimit} bytes (split the batch, or start sqlrl serve with a larger --body-limit)`, body_limit: bodyLimit });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     (req as FastifyRequest & { t0?: number }).t0 = performance.now();
-    if (opts.token && req.url !== '/health' && req.headers.authorization !== `Bearer ${opts.token}`) {
-      await reply.code(401).send({ error: 'missing or wrong bearer token (send Authorization: Bearer <token>)' });
+    // An over-limit body announced by Content-Length is read to its end (and dropped) before the 413: a
+    // client that sends its whole body before reading (Python's urllib) otherwise sees the connection close
+    // mid-send (a broken pipe) instead of the answer. Beyond 16× the limit the connection is just closed.
+    const announced = Number(req.headers['content-length']);
+    if (announced > bodyLimit) {
+      const drained = announced <= 16 * bodyLimit && (await drain(req.raw));
+      if (!drained) void reply.header('connection', 'close');
+      await reply.code(413).send(tooLarge(`${announced} bytes`));
+      return;
+    }
+    if (!opts.token || req.url === '/health') return;
+    const header = req.headers.authorization;
+    const query = (req.query as { token?: unknown } | undefined)?.token;
+    const given = header?.startsWith('Bearer ') ? header.slice(7) : typeof query === 'string' ? query : null;
+    if (given === null || !sameSecret(given, opts.token)) {
+      warn('auth', `sqlrl serve: refused ${req.method} ${req.url.split('?')[0]} from ${req.ip}: ${given === null ? 'no token' : 'wrong token'} (OpenRLHF sends no Authorization header: add ?token=... to its URL, or run without --token on a private address)`);
+      await reply.code(401).send({ error: 'missing or wrong bearer token (send Authorization: Bearer <token>, or ?token=<token> in the URL)' });
     }
   });
   app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
     const t0 = (req as FastifyRequest & { t0?: number }).t0 ?? performance.now();
     metrics.observe(req.routeOptions.url ?? 'unknown', (performance.now() - t0) / 1000, reply.statusCode);
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      void reply.code(413).send(tooLarge(req.headers['content-length'] ? `${req.headers['content-length']} bytes` : 'the request body'));
+      return;
+    }
     void reply.code(status).send({ error: err.message.split('\n')[0] });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -160,8 +221,10 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
       const p = Item.safeParse(raw);
       if (!p.success) throw new BadRequest(`items.${i}: needs {completion, example_id} or {completion, db_id, gold_sql} (${oneLine(p.error)})`);
       const it = p.data;
-      if ('example_id' in it) return { completion: it.completion, ...resolveLabel(it.example_id, `items.${i}`) };
-      return { completion: it.completion, dbPath: dbPathOf(it.db_id, `items.${i}`), goldSql: it.gold_sql };
+      const prefix = it.prefix ?? opts.prefix;
+      const pre = prefix !== undefined ? { prefix } : {};
+      if ('example_id' in it) return { completion: it.completion, ...resolveLabel(it.example_id, `items.${i}`), ...pre };
+      return { completion: it.completion, dbPath: dbPathOf(it.db_id, `items.${i}`), goldSql: it.gold_sql, ...pre };
     });
     const results = await scorer.score(items);
     metrics.rewards += results.length;
@@ -172,27 +235,50 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
     const p = OpenRlhfBody.safeParse(req.body);
     if (!p.success) throw new BadRequest(`body must be {"query": [...], "prompts": [...], "labels": [...]} (${oneLine(p.error)})`);
     const { query, prompts, labels } = p.data;
-    if (labels.length !== query.length || (prompts && prompts.length !== query.length)) throw new BadRequest('query, prompts and labels must have the same length');
-    const items = query.map((q, i) => {
-      const prompt = prompts?.[i];
-      // `query` is prompt + response with special tokens kept: the response is what follows the prompt.
-      const at = prompt ? q.indexOf(prompt) : -1;
-      const completion = at >= 0 ? q.slice(at + prompt!.length) : q;
-      return { completion, ...resolveLabel(labels[i]!, `labels.${i}`) };
+    if (labels.length !== query.length || prompts.length !== query.length) throw new BadRequest('query, prompts and labels must have the same length');
+    // `query` is prompt + response with special tokens kept: the response is what follows the prompt, EOS and
+    // padding stripped. A prompt not found in `query` (truncated, or decoded differently) is not guessed at:
+    // the item gets status prompt_not_found and reward 0 (in GRPO all samples of that prompt share it, so the
+    // group carries no signal rather than a wrong one).
+    const located = query.map((q, i) => {
+      const label = resolveLabel(labels[i]!, `labels.${i}`);
+      const completion = locateResponse(q, prompts[i]!);
+      if (completion === null) return null;
+      const prefix = label.prefix ?? promptPrefill(prompts[i]!) ?? opts.prefix ?? '';
+      return { completion, dbPath: label.dbPath, goldSql: label.goldSql, prefix };
     });
-    const results = await scorer.score(items);
-    metrics.rewards += results.length;
-    const names = [...new Set(results.flatMap((r) => Object.keys(r.components)))];
+    const missing = located.filter((x) => x === null).length;
+    if (missing) warn('prompt', `sqlrl serve: /get_reward: ${missing} of ${query.length} prompts not found in their query (truncated prompts? raise OpenRLHF's --prompt_max_len); scored 0 with status prompt_not_found`);
+    const scored = await scorer.score(located.filter((x) => x !== null));
+    metrics.rewards += scored.length;
+    let k = 0;
+    const results = located.map((x) => (x === null ? null : scored[k++]!));
+    const names = [...new Set(scored.flatMap((r) => Object.keys(r.components)))];
+    const match = results.map((r) => (r?.status === 'match' ? 1 : 0));
     return {
-      rewards: results.map((r) => r.reward),
-      scores: results.map((r) => (r.status === 'match' ? 1 : 0)),
-      extra_logs: { ...Object.fromEntries(names.map((n) => [`reward_${n}`, results.map((r) => r.components[n] ?? 0)])), execution_match: results.map((r) => (r.status === 'match' ? 1 : 0)) },
+      rewards: results.map((r) => r?.reward ?? 0),
+      scores: match,
+      extra_logs: {
+        ...Object.fromEntries(names.map((n) => [`reward_${n}`, results.map((r) => r?.components[n] ?? 0)])),
+        execution_match: match,
+        prompt_not_found: results.map((r) => (r === null ? 1 : 0)),
+      },
+      status: results.map((r) => r?.status ?? 'prompt_not_found'),
     };
   };
   app.post('/get_reward', openRlhf);
   app.post('/v1/openrlhf', openRlhf);
 
-  app.get('/health', async () => ({ ok: true, examples: opts.examples.length, reward: scorer.design.name, mode: scorer.design.mode }));
+  app.get('/health', async () => ({
+    ok: true,
+    examples: opts.examples.length,
+    reward: scorer.design.name,
+    mode: scorer.design.mode,
+    extract: scorer.design.extract,
+    prefix: opts.prefix ?? '',
+    body_limit: bodyLimit,
+    max_items: maxItems,
+  }));
   app.get('/metrics', async (_req, reply) => {
     void reply.type('text/plain; version=0.0.4');
     return metrics.text(opts.executor);

@@ -257,10 +257,49 @@ export function replaceCurYear(sql: string): string {
   return sql.replace(/YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*/gi, '2020');
 }
 
-/** The text each mode executes. */
+/** The text each mode executes (spider: the official rewrites of the first statement; bird: as written; strict: trimmed, trailing ';' dropped). */
 export function sqlForMode(sql: string, mode: CompareMode): string {
   if (mode === 'spider') return replaceCurYear(removeDistinct(spiderPostprocess(sql)));
+  if (mode === 'bird') return sql;
   return sql.trim().replace(/(\s*;)+$/, '');
+}
+
+/**
+ * Python's sqlite3 `execute()` rule, which the BIRD evaluator meets by running the prediction as
+ * written: after the first statement's ';' only whitespace and comments may follow (a second ';' is
+ * a second, empty, statement). Leading ';' before the first statement are skipped, as SQLite does.
+ */
+export function hasSecondStatement(sql: string): boolean {
+  let started = false;
+  let ended = false;
+  for (const s of segments(sql)) {
+    const comment = s.opaque && (s.text.startsWith('--') || s.text.startsWith('/*'));
+    if (comment) continue;
+    if (s.opaque) {
+      if (ended) return true;
+      started = true;
+      continue;
+    }
+    for (const c of s.text) {
+      if (/\s/.test(c)) continue;
+      if (ended) return true;
+      if (c === ';') {
+        if (started) ended = true;
+      } else started = true;
+    }
+  }
+  return false;
+}
+
+/** Only whitespace, comments and ';': Python's sqlite3 executes such text to no rows (better-sqlite3 refuses it). */
+export function hasNoStatement(sql: string): boolean {
+  return segments(sql).every((s) => (s.opaque ? s.text.startsWith('--') || s.text.startsWith('/*') : /^[\s;]*$/.test(s.text)));
+}
+
+/** What a mode does with several statements: spider runs the first (sqlparse.parse(s)[0]); bird and strict refuse them. */
+export function severalStatementsError(sql: string, mode: CompareMode): string | null {
+  if (mode === 'spider' || !hasSecondStatement(sql)) return null;
+  return 'more than one statement (only a single query is allowed; Python\'s sqlite3, which the BIRD evaluator uses, refuses them too)';
 }
 
 /** Whether row order counts, decided from the gold query. */

@@ -122,9 +122,9 @@ function run(req: WorkerRequest): ExecResult {
   try {
     const db = connection(req.dbPath);
     const stmt = prepare(db, req.sql);
-    if (typeof stmt === 'string') return { kind: 'error', message: stmt, ms: ms() };
+    if (typeof stmt === 'string') return { kind: 'error', message: stmt, refused: true, ms: ms() };
     if (req.op === 'prepare') return { kind: 'rows', columns: [], rows: [], ms: ms() };
-    if (!stmt.reader) return { kind: 'error', message: 'refused: the statement returns no rows (only queries are allowed)', ms: ms() };
+    if (!stmt.reader) return { kind: 'error', message: 'refused: the statement returns no rows (only queries are allowed)', refused: true, ms: ms() };
     const columns = stmt.columns().map((c) => c.name);
     stmt.raw(true).safeIntegers(req.exactIntegers);
     const rows: SqlValue[][] = [];
@@ -138,7 +138,8 @@ function run(req: WorkerRequest): ExecResult {
     return { kind: 'rows', columns, rows, ms: ms() };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { kind: 'error', message, ms: ms() };
+    // SQLite's authorizer (load_extension and the like are off in this build) is the sandbox refusing, not bad SQL.
+    return /^not authorized\b/.test(message) ? { kind: 'error', message: `refused: ${message}`, refused: true, ms: ms() } : { kind: 'error', message, ms: ms() };
   }
 }
 

@@ -14,6 +14,8 @@ export interface ErrorResult {
   /** SQLite's message, or the sandbox's reason (write refused, multiple statements, ...). */
   message: string;
   ms: number;
+  /** The sandbox refused the statement (a write, ATTACH, PRAGMA, ...): not invalid SQL, a forbidden one. */
+  refused?: true;
 }
 export interface TimeoutResult {
   kind: 'timeout';

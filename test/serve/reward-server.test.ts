@@ -2,12 +2,15 @@
 // runaway queries mixed in, metrics, and the Python adapters' own unittest suite against a real `sqlrl serve`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/data/datasets.js';
 import { startRewardServer, type RewardServer } from '../../src/serve/reward-server.js';
 import { SqlExecutor } from '../../src/sql/executor.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { python, skipUnlessPython } from '../helpers/optional.js';
 
 const GOOD = "<think>x</think><answer>```sql\nSELECT count(*) FROM customers\n```</answer>";
 let server: RewardServer;
@@ -41,6 +44,34 @@ test('POST /v1/rewards: results in request order with reward, components, status
   );
 });
 
+test('GET /health tells clients the reward, its extraction rule, the default prefix and the request limits', async () => {
+  const h = (await (await fetch(server.url + '/health')).json()) as Record<string, unknown>;
+  assert.deepEqual(h, { ok: true, examples: 36, reward: 'arctic', mode: 'strict', extract: 'arctic', prefix: '', body_limit: 64 * 1024, max_items: 100 });
+});
+
+test('items carry their own prefix; a server-wide prefix (the template prefill) fills in for items without one', async () => {
+  const ex = new SqlExecutor({ workers: 1, timeoutMs: 2000 });
+  const r1 = await startRewardServer({ examples: loadDataset({ dataset: 'sample' }), reward: 'sql-r1', executor: ex, port: 0, prefix: '<think>\n' });
+  try {
+    const completion = 'plan\n</think>\n<answer>\n```sql\nSELECT count(*) FROM customers\n```\n</answer>';
+    const res = await fetch(r1.url + '/v1/rewards', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ completion, example_id: 'jsonl-0000' }, { completion, example_id: 'jsonl-0000', prefix: '' }, { completion: '<think>\n' + completion, example_id: 'jsonl-0000', prefix: '' }] }),
+    });
+    const out = ((await res.json()) as { results: { status: string; components: Record<string, number> }[] }).results;
+    // think 'plan' (4) + answer '```sql\nSELECT count(*) FROM customers\n```' (3+3+1+30+1+3 = 41); SQL 30 characters
+    const length = (45 / 2048) * 0.5 + 30 / 41;
+    assert.deepEqual(out.map((r) => r.status), ['match', 'no_sql', 'match']);
+    assert.deepEqual(out[0]!.components, { format: 1, execution: 2, result: 3, length: out[0]!.components.length });
+    assert.ok(Math.abs(out[0]!.components.length! - length) < 1e-12);
+    assert.deepEqual(out[1]!.components, { format: -1, execution: 0, result: 0, length: 0 }, 'an explicit empty prefix: no <think>, format fails');
+  } finally {
+    await r1.close();
+    await ex.close();
+  }
+});
+
 test('bad input gets a 4xx with a one-line reason and the server keeps serving', async () => {
   const cases: [unknown, boolean, number, RegExp][] = [
     ['{not json', true, 400, /JSON/i],
@@ -49,8 +80,9 @@ test('bad input gets a 4xx with a one-line reason and the server keeps serving',
     [{ items: [{ completion: 'x', example_id: 'missing' }] }, false, 400, /^items\.0: unknown example id 'missing'/],
     [{ items: [{ completion: 'x', db_id: 'atlantis', gold_sql: 'SELECT 1' }] }, false, 400, /unknown db_id 'atlantis'/],
     [{ items: Array.from({ length: 101 }, () => ({ completion: 'x', example_id: 'jsonl-0000' })) }, false, 400, /too many items: 101/],
-    [JSON.stringify({ items: [{ completion: 'x'.repeat(70 * 1024), example_id: 'jsonl-0000' }] }), true, 413, /large/i],
-    [{ query: ['a'], labels: [] }, false, 400, /same length/],
+    [JSON.stringify({ items: [{ completion: 'x'.repeat(70 * 1024), example_id: 'jsonl-0000' }] }), true, 413, /^payload too large: \d+ bytes is over the server's body limit of 65536 bytes \(split the batch, or start sqlrl serve with a larger --body-limit\)$/],
+    [{ query: ['a'], prompts: ['p'], labels: [] }, false, 400, /same length/],
+    [{ query: ['a'], labels: ['jsonl-0000'] }, false, 400, /body must be \{"query".*prompts/],
   ];
   for (const [body, raw, status, msg] of cases) {
     const path = (body as { query?: unknown }).query ? '/get_reward' : '/v1/rewards';
@@ -101,5 +133,20 @@ test('Python adapters (TRL, verl, OpenRLHF protocol): python3 -m unittest agains
     p.on('close', (code) => resolve({ code, out }));
   });
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /Ran 5 tests/);
+  assert.match(r.out, /Ran 15 tests/);
+});
+
+test('the Python adapter installs with pip (integrations/python/pyproject.toml) and imports from where it was installed', { skip: skipUnlessPython('setuptools', 'wheel'), timeout: 120_000 }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-pip-'));
+  try {
+    cpSync(join(REPO_ROOT, 'integrations/python'), join(tmp, 'src'), { recursive: true }); // a build writes build/ and *.egg-info beside the sources
+    const py = python('setuptools', 'wheel');
+    const install = spawnSync(py, ['-m', 'pip', 'install', '-q', '--no-build-isolation', '--no-deps', '--no-index', '--target', join(tmp, 'site'), join(tmp, 'src')], { encoding: 'utf8' });
+    assert.equal(install.status, 0, install.stderr);
+    const probe = spawnSync(py, ['-c', 'import sqlrl_rewards, inspect; print(sqlrl_rewards.__file__); print(inspect.signature(sqlrl_rewards.compute_score))'], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PYTHONPATH: join(tmp, 'site') } });
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.equal(probe.stdout, `${join(tmp, 'site', 'sqlrl_rewards.py')}\n(data_source, solution_str, ground_truth, extra_info=None, **kwargs)\n`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
+  hasNoStatement,
+  hasSecondStatement,
   hasTopLevelOrderBy,
   multisetEq,
   orderMatters,
@@ -12,6 +14,7 @@ import {
   removeDistinct,
   resultEq,
   resultsEqual,
+  severalStatementsError,
   sqlForMode,
   unorderRow,
 } from '../../src/sql/compare.js';
@@ -146,6 +149,24 @@ test('sqlForMode: spider postprocesses (> =), strips DISTINCT and replaces YEAR(
   assert.equal(sqlForMode('SELECT YEAR(CURDATE()) - age FROM t', 'spider'), 'SELECT 2020- age FROM t');
   assert.equal(sqlForMode('SELECT DISTINCT a FROM t;', 'strict'), 'SELECT DISTINCT a FROM t');
   assert.equal(sqlForMode('SELECT 1; SELECT 2', 'strict'), 'SELECT 1; SELECT 2');
+  assert.equal(sqlForMode('SELECT 1;\n', 'bird'), 'SELECT 1;\n', 'bird runs the text as written');
+});
+
+test("several statements: Python sqlite3's rule (only whitespace and comments after the first ';'); spider takes the first, bird and strict refuse", () => {
+  // checked against Python 3.11 sqlite3.execute: these raise 'You can only execute one statement at a time.'
+  for (const sql of ['SELECT 1; SELECT 2', 'SELECT 1;\n\nSELECT 2', 'SELECT 1;;', "SELECT 1; 'x'", '-- lead\nSELECT 1; SELECT 2']) {
+    assert.equal(hasSecondStatement(sql), true, sql);
+  }
+  // ... and these run
+  for (const sql of ['SELECT 1', 'SELECT 1;', 'SELECT 1; -- c', 'SELECT 1 -- c\n; /* x */', 'SELECT 1;\n-- trailing', "SELECT ';' FROM t", '  ; SELECT 1']) {
+    assert.equal(hasSecondStatement(sql), false, sql);
+  }
+  assert.equal(hasNoStatement('-- only a comment'), true);
+  assert.equal(hasNoStatement(' ; /* c */ ;'), true);
+  assert.equal(hasNoStatement("SELECT '--'"), false);
+  assert.equal(severalStatementsError('SELECT 1; SELECT 2', 'spider'), null);
+  assert.match(severalStatementsError('SELECT 1; SELECT 2', 'bird')!, /more than one statement/);
+  assert.match(severalStatementsError('SELECT 1; SELECT 2', 'strict')!, /more than one statement/);
 });
 
 test('on the real database: reordered columns and the gold with trailing junk match in spider mode; count(DISTINCT) vs count differs only in strict', { skip: NO_SPIDER && 'Spider data missing' }, async () => {
@@ -159,6 +180,21 @@ test('on the real database: reordered columns and the gold with trailing junk ma
     assert.equal(await verdict('SELECT name FROM singer', 'SELECT name FROM singer ORDER BY age', 'spider'), 'match', 'the prediction\'s ORDER BY never matters');
     assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer; DROP TABLE singer', 'spider'), 'match', 'official: first statement only');
     assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer; DROP TABLE singer', 'strict'), 'error');
+    assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer; DROP TABLE singer', 'bird'), 'error', 'BIRD runs the text with sqlite3, which refuses two statements');
+    assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer;;', 'bird'), 'error');
+    assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer; -- all of them', 'bird'), 'match');
+    assert.equal(await verdict('SELECT count(*) FROM singer', 'SELECT count(*) FROM singer; SELECT 1', 'strict'), 'error');
+    for (const mode of ['spider', 'bird', 'strict'] as const) {
+      assert.equal(await verdict('SELECT count(*) FROM singer', 'DELETE FROM singer', mode), 'refused', `${mode}: a write is refused by the sandbox, not invalid SQL`);
+      assert.equal(await verdict('SELECT count(*) FROM singer', "ATTACH 'x.db' AS x", mode), 'refused');
+      assert.equal(await verdict('SELECT count(*) FROM singer', "SELECT load_extension('x')", mode), 'refused');
+      assert.equal(await verdict('SELECT count(*) FROM singer', 'SELEC 1', mode), 'error');
+    }
+    // Python's sqlite3 runs a comment-only text to no rows, so the official evaluators match it with an empty gold
+    assert.equal(await verdict('SELECT name FROM singer WHERE age > 100', '-- no idea', 'spider'), 'match');
+    assert.equal(await verdict('SELECT name FROM singer WHERE age > 100', '-- no idea', 'bird'), 'match');
+    assert.equal(await verdict('SELECT name FROM singer', '-- no idea', 'spider'), 'mismatch');
+    assert.equal(await verdict('SELECT name FROM singer WHERE age > 100', '-- no idea', 'strict'), 'error');
     assert.equal(await verdict('SELECT count(DISTINCT country) FROM singer', 'SELECT count(country) FROM singer', 'spider'), 'match', 'official: DISTINCT stripped from both');
     assert.equal(await verdict('SELECT count(DISTINCT country) FROM singer', 'SELECT count(country) FROM singer', 'strict'), 'mismatch');
     assert.equal(await verdict('SELECT avg(age) FROM singer', 'SELECT sum(age) * 1.0 / count(*) FROM singer', 'spider'), 'match');

@@ -40,7 +40,7 @@ export const EvalOptions = z.object({
   endpointModel: z.string().default('default').describe('model name sent to the endpoint'),
   apiKeyEnv: z.string().default('OPENAI_API_KEY').describe('environment variable holding the endpoint API key'),
   concurrency: z.number().int().positive().default(8).describe('requests in flight to the endpoint'),
-  template: z.enum(['plain', 'think', 'compact']).default('plain').describe('prompt template (shared with training)'),
+  template: z.enum(['plain', 'think', 'compact']).default('plain').describe("prompt template (shared with training); think prefills '<think>\\n' in the assistant turn (an endpoint gets it as a final assistant message with continue_final_message, as vLLM and SGLang take it)"),
   n: z.number().int().positive().default(1).describe('samples per question for self-consistency voting and pass@k (OmniSQL: 8); 1 = greedy only'),
   temperature: z.number().min(0).default(0.8).describe('sampling temperature of the n samples (greedy is always T=0)'),
   maxTokens: z.number().int().positive().default(512).describe('completion tokens'),
@@ -180,7 +180,7 @@ export async function runGenerationEval(opts: EvalOptions): Promise<EvalReport> 
   const examples = loadExamples(opts);
   const missing = checkDatabases(examples, opts.skipMissingDb);
   const { evaluateGenerator } = await import('../../eval/generate-eval.js');
-  const { promptMessages } = await import('../../data/prompt.js');
+  const { promptMessages, templatePrefill } = await import('../../data/prompt.js');
   const { extractSql } = await import('../../reward/extract.js');
   let generator;
   if (opts.model) {
@@ -207,6 +207,7 @@ export async function runGenerationEval(opts: EvalOptions): Promise<EvalReport> 
       generator,
       messages: (ex) => promptMessages(ex, { template: opts.template }),
       extract: (c) => extractSql(c).sql,
+      prefill: templatePrefill(opts.template),
       executor,
       mode: opts.mode,
       maxTokens: opts.maxTokens,
