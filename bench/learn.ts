@@ -42,7 +42,7 @@ await runSft(SftConfig.parse({ ...common, output: join(OUT, 'sft'), maxSteps: SF
 const sftS = (performance.now() - t) / 1000;
 const sft = await ex(join(OUT, 'sft', 'final'));
 t = performance.now();
-await runTrain(TrainConfig.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'grpo'), split: 'rl', reward: 'arctic', maxSteps: GRPO_STEPS, batchSize: GRPO_BATCH, numGenerations: 8, temperature: 1, maxCompletionLength: 64, learningRate: 2e-4, lrSchedule: 'constant', warmupRatio: 0 }));
+await runTrain(TrainConfig.parse({ ...common, init: join(OUT, 'sft', 'final'), output: join(OUT, 'grpo'), split: 'rl', reward: 'arctic', rewardExtract: 'lenient', maxSteps: GRPO_STEPS, batchSize: GRPO_BATCH, numGenerations: 8, temperature: 1, maxCompletionLength: 64, learningRate: 2e-4, lrSchedule: 'constant', warmupRatio: 0 }));
 const grpoS = (performance.now() - t) / 1000;
 const grpo = await ex(join(OUT, 'grpo', 'final'));
 // control: SFT from the SFT adapter for the same wall time GRPO used

@@ -42,8 +42,12 @@ export const PromptPart = {
 };
 
 export const RewardPart = {
-  reward: z.string().default('arctic').describe('reward preset (arctic, sql-r1, seed-000, seed-002, seed-003, seed-004) or a YAML reward config file'),
+  reward: z.string().default('arctic').describe('reward: a preset (arctic, sql-r1, seed-000, seed-002, seed-003, seed-004), a YAML reward config, or a reward module (.ts/.js file or npm package; docs/rewards.md)'),
   rewardMode: z.enum(['spider', 'bird', 'strict']).optional().describe("result comparison of the reward (default: the preset's; strict for most)"),
+  rewardExtract: z
+    .enum(['sql-r1', 'arctic', 'lenient'])
+    .optional()
+    .describe("how the reward finds SQL in a response (default: the preset's: sql-r1 and arctic follow the papers' code; lenient also takes bare SQL, which the compact template asks for)"),
   sqlTimeout: z.number().positive().default(10).describe('per-query timeout in seconds for rewards and evaluation'),
   workers: z.number().int().positive().optional().describe('sandbox worker processes (default: one per core)'),
 };

@@ -2,37 +2,41 @@
 // line naming the fix (UsageError, exit 2) or makes a stated adjustment that the run logs. They catch
 // runs that would train for hours and learn nothing: a prompt whose answer format the reward cannot
 // read, a KL term against a reference that is the policy itself, prompts cut short, a missing split.
-import { targetText, type PromptTemplate } from '../data/prompt.js';
+import { targetText, templatePrefill, type PromptTemplate } from '../data/prompt.js';
 import { UsageError } from '../errors.js';
-import type { RewardContext } from '../reward/components.js';
-import { extractSql } from '../reward/extract.js';
+import type { RewardComponent, RewardContext } from '../reward/components.js';
+import { extractionMismatch, extractWith, goldForRule } from '../reward/extract.js';
 import { scoreContext, type RewardDesign } from '../reward/presets.js';
 import type { RowsResult } from '../sql/types.js';
 
 export const TEMPLATES: PromptTemplate[] = ['plain', 'think', 'compact'];
 
-/** The reward of a completion that follows `template` exactly, when its result matches or not. */
-function idealScores(design: RewardDesign, template: PromptTemplate): { match: number; mismatch: number } {
+/** The reward of a completion that follows `template` exactly (after its prefill), when its result matches or not. */
+async function idealScores(design: RewardDesign, template: PromptTemplate, custom: Record<string, RewardComponent>): Promise<{ match: number; mismatch: number }> {
   const sql = 'SELECT name FROM singer';
-  const completion = targetText(sql, template);
-  const extraction = extractSql(completion);
+  const response = targetText(sql, template);
+  const prefix = templatePrefill(template);
+  const extraction = extractWith(design.extract, response);
   const rows = (v: number): RowsResult => ({ kind: 'rows', columns: ['name'], rows: [[v]], ms: 0 });
   const ctx = (verdict: 'match' | 'mismatch'): RewardContext => ({
-    completion,
+    completion: response.slice(prefix.length),
+    prefix,
+    response,
     extraction,
-    goldSql: sql,
+    goldSql: goldForRule(design.extract, sql),
     verdict: extraction.sql ? verdict : 'no_sql',
     pred: extraction.sql ? rows(verdict === 'match' ? 1 : 2) : null,
     gold: rows(1),
     syntaxOk: extraction.sql !== null,
     schema: new Map([['singer', new Set(['name'])]]),
   });
-  return { match: scoreContext(design, ctx('match')).reward, mismatch: scoreContext(design, ctx('mismatch')).reward };
+  return { match: (await scoreContext(design, ctx('match'), custom)).reward, mismatch: (await scoreContext(design, ctx('mismatch'), custom)).reward };
 }
 
 /** The reward tells a right answer from a wrong one when the model writes what the template asks. */
-export function rewardReadsTemplate(design: RewardDesign, template: PromptTemplate): boolean {
-  const s = idealScores(design, template);
+export async function rewardReadsTemplate(design: RewardDesign, template: PromptTemplate, custom: Record<string, RewardComponent> = {}): Promise<boolean> {
+  if (extractionMismatch(design.extract, template)) return false;
+  const s = await idealScores(design, template, custom);
   return s.match > s.mismatch;
 }
 
@@ -42,14 +46,17 @@ export interface Adjustment {
 }
 
 /** The prompt template: the one given (checked against the reward), or the first the reward reads. */
-export function resolveTemplate(design: RewardDesign, template: PromptTemplate | undefined, rewardFlag: string): { template: PromptTemplate; adjustment: Adjustment | null } {
-  const readable = TEMPLATES.filter((t) => rewardReadsTemplate(design, t));
+export async function resolveTemplate(design: RewardDesign, template: PromptTemplate | undefined, rewardFlag: string, custom: Record<string, RewardComponent> = {}): Promise<{ template: PromptTemplate; adjustment: Adjustment | null }> {
+  const readable: PromptTemplate[] = [];
+  for (const t of TEMPLATES) if (await rewardReadsTemplate(design, t, custom)) readable.push(t);
   if (template) {
-    if (!readable.includes(template))
+    if (!readable.includes(template)) {
+      const why = extractionMismatch(design.extract, template);
       throw new UsageError(
-        `--template ${template} asks for answers that reward '${design.name}' cannot score (a correct answer would get no more than a wrong one, so nothing is learned): ` +
-          (readable.length ? `use --template ${readable.join(' or ')}, or another --reward` : `reward '${rewardFlag}' scores no template's answers; check its components`),
+        `--template ${template} asks for answers that reward '${design.name}' cannot score (${why ?? 'a correct answer would get no more than a wrong one'}, so nothing is learned): ` +
+          (readable.length ? `use --template ${readable.join(' or ')}${template === 'compact' ? ', or --reward-extract lenient' : ''}, or another --reward` : `reward '${rewardFlag}' scores no template's answers; check its components`),
       );
+    }
     return { template, adjustment: null };
   }
   const t = readable[0];

@@ -1,8 +1,9 @@
-// A run's prompts as token ids: the template's chat messages through the model's chat template, each
+// A run's prompts as token ids: the template's chat messages through the model's chat template (then the
+// template's prefill, the start of the assistant turn it writes for the model, e.g. "<think>\n"), each
 // database's schema read once, every prompt's length counted before training (data/prompt-fit: never
 // cut), and examples whose database cannot be read left out with a count instead of stopping the run.
 import { fitPrompts, type LongPrompts } from '../data/prompt-fit.js';
-import { promptMessages, targetText, type PromptTemplate } from '../data/prompt.js';
+import { promptMessages, targetText, templatePrefill, type PromptTemplate } from '../data/prompt.js';
 import type { Example } from '../data/types.js';
 import type { Tokenizer } from '../interfaces/policy.js';
 import { readSchema, type DbSchema } from '../sql/schema.js';
@@ -37,7 +38,7 @@ export function buildPrompts(tokenizer: Tokenizer, examples: Example[], template
   let first: string | null = null;
   for (const ex of examples) {
     try {
-      const text = tokenizer.applyChatTemplate(promptMessages(ex, { template }, schemaOf(ex.dbPath)), { addGenerationPrompt: true });
+      const text = tokenizer.applyChatTemplate(promptMessages(ex, { template }, schemaOf(ex.dbPath)), { addGenerationPrompt: true }) + templatePrefill(template);
       ids.set(ex.id, tokenizer.encode(text));
       readable.push(ex);
     } catch (err) {
@@ -49,8 +50,9 @@ export function buildPrompts(tokenizer: Tokenizer, examples: Example[], template
   return { examples: fit.kept, promptOf: (ex) => ids.get(ex.id)!, tooLong: fit.dropped.length, unreadable: { count: unreadable, first }, longest: fit.longest };
 }
 
-/** SFT pairs: the prompt, and the template's answer for the gold SQL closed by the end-of-turn token. */
+/** SFT targets: the template's answer for the gold SQL after the prefill the prompt already holds, closed by the end-of-turn token. */
 export function sftTargets(tokenizer: Tokenizer, template: PromptTemplate): (ex: Example) => number[] {
   const eos = tokenizer.eosTokenIds[0];
-  return (ex) => [...tokenizer.encode(targetText(ex.goldSql, template)), ...(eos !== undefined ? [eos] : [])];
+  const skip = templatePrefill(template).length;
+  return (ex) => [...tokenizer.encode(targetText(ex.goldSql, template).slice(skip)), ...(eos !== undefined ? [eos] : [])];
 }

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../data/datasets.js';
-import { promptMessages, type PromptTemplate } from '../data/prompt.js';
+import { promptMessages, templatePrefill, type PromptTemplate } from '../data/prompt.js';
 import type { Example } from '../data/types.js';
 import { loadModel, type LoadedModel } from '../engine/io/load.js';
 import { CpuPolicy } from '../engine/policy.js';
@@ -16,9 +16,9 @@ import type { Evaluate } from '../rl/checkpoints.js';
 import { grpoTrain } from '../rl/grpo-trainer.js';
 import { RunDir } from '../rl/run-dir.js';
 import { sftTrain } from '../rl/sft-trainer.js';
-import { loadRewardConfig } from '../reward/config.js';
+import { loadReward } from '../reward/config.js';
 import { extractSql } from '../reward/extract.js';
-import { resolveDesign } from '../reward/presets.js';
+import { resolveDesign, type LoadedReward } from '../reward/presets.js';
 import { RewardScorer, type RewardResult } from '../reward/scorer.js';
 import { SqlExecutor } from '../sql/executor.js';
 import type { SqlValue } from '../sql/types.js';
@@ -98,6 +98,7 @@ function heldOut(policy: Policy, prompts: RunPrompts, template: PromptTemplate, 
       examples: prompts.examples,
       generator: new PolicyGenerator(policy, 'policy'),
       messages: (ex) => promptMessages(ex, { template }),
+      prefill: templatePrefill(template),
       extract: (c) => extractSql(c).sql,
       executor,
       mode: 'strict',
@@ -117,13 +118,13 @@ function sampleDetail(r: RewardResult): Record<string, unknown> {
 }
 
 /** Shared set-up of train and sft: data, plan, output, policy, prompts, executor. */
-async function setUp(o: Common, command: 'train' | 'sft', design: ReturnType<typeof resolveDesign> | null, beta: number) {
+async function setUp(o: Common, command: 'train' | 'sft', reward: { design: ReturnType<typeof resolveDesign>; loaded: LoadedReward } | null, beta: number) {
   // what the checks adjusted or left out is said once every check has passed (a refused run prints one line)
   const notes: string[] = [];
   const log = (s: string) => notes.push(s);
   const adjustments: Adjustment[] = [];
   const note = (a: Adjustment | null) => a && adjustments.push(a);
-  const t = design ? resolveTemplate(design, o.template, (o as TrainConfig).reward) : { template: o.template ?? 'plain', adjustment: null };
+  const t = reward ? await resolveTemplate(reward.design, o.template, (o as TrainConfig).reward, reward.loaded.custom) : { template: o.template ?? 'plain', adjustment: null };
   note(t.adjustment);
   const ev = resolveEvalSplit(o.dataset, o.split, o.evalSplit);
   if (o.evalEvery > 0) note(ev.adjustment);
@@ -161,15 +162,15 @@ async function withRun<T>(o: Common, command: string, body: (stop: () => boolean
 }
 
 export async function runTrain(o: TrainConfig): Promise<RunResult> {
-  const rewardCfg = loadRewardConfig(o.reward, o.rewardMode);
+  const loaded = await loadReward(o.reward, { ...(o.rewardMode ? { mode: o.rewardMode } : {}), ...(o.rewardExtract ? { extract: o.rewardExtract } : {}) });
   let design;
   try {
-    design = resolveDesign(rewardCfg);
+    design = resolveDesign(loaded.config, loaded.custom);
   } catch (err) {
     throw new UsageError(`--reward: ${(err as Error).message}`);
   }
-  const s = await setUp(o, 'train', design, o.beta);
-  const scorer = new RewardScorer(s.executor, rewardCfg);
+  const s = await setUp(o, 'train', { design, loaded }, o.beta);
+  const scorer = new RewardScorer(s.executor, loaded);
   if (!o.resume) s.run.create({ command: 'train', ...o, template: s.template, evalSplit: s.evalSplit, reward_design: scorer.design });
   s.log(s.policy.describe());
   s.log(`${s.prompts.examples.length} training prompts (longest ${s.prompts.longest} tokens), reward ${scorer.design.name} (${scorer.design.mode}), template ${s.template}, K=${o.numGenerations}, output ${o.output}`);
@@ -182,7 +183,7 @@ export async function runTrain(o: TrainConfig): Promise<RunResult> {
       const state = await grpoTrain(s.policy, {
         examples: s.prompts.examples,
         promptOf: s.prompts.promptOf,
-        prefill: '',
+        prefill: templatePrefill(s.template),
         scorer,
         numGenerations: o.numGenerations,
         batchSize: o.batchSize,

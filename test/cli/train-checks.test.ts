@@ -17,7 +17,7 @@ const model = join(tmp, 'tiny');
 // room for the sample dataset's plain/think prompts (2,152–2,463 tokens with the tiny tokenizer; compact 323–381)
 writeTinyModelDir(model, 'llama', 1, { maxPositionEmbeddings: 4096 });
 
-const base = ['train', '--model', model, '--dataset', 'sample', '--num-generations', '3', '--batch-size', '2', '--max-steps', '4', '--eval-every', '0', '--max-completion-length', '6', '--learning-rate', '0.01', '--temperature', '1', '--seed', '3', '--quiet'];
+const base = ['train', '--model', model, '--dataset', 'sample', '--reward-extract', 'lenient', '--num-generations', '3', '--batch-size', '2', '--max-steps', '4', '--eval-every', '0', '--max-completion-length', '6', '--learning-rate', '0.01', '--temperature', '1', '--seed', '3', '--quiet'];
 const withOut = (name: string, ...extra: string[]) => [...base, ...extra, '--output', join(tmp, name)];
 
 function metrics(dir: string): Record<string, unknown>[] {

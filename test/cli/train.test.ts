@@ -15,7 +15,7 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const model = join(tmp, 'tiny');
 writeTinyModelDir(model, 'llama', 1, { maxPositionEmbeddings: 1024 });
 
-const base = ['train', '--model', model, '--dataset', 'sample', '--template', 'compact', '--num-generations', '3', '--batch-size', '2', '--max-steps', '6', '--save-every', '2', '--eval-every', '3', '--eval-limit', '4', '--max-completion-length', '6', '--learning-rate', '0.01', '--temperature', '1', '--seed', '7', '--quiet'];
+const base = ['train', '--model', model, '--dataset', 'sample', '--reward-extract', 'lenient', '--template', 'compact', '--num-generations', '3', '--batch-size', '2', '--max-steps', '6', '--save-every', '2', '--eval-every', '3', '--eval-limit', '4', '--max-completion-length', '6', '--learning-rate', '0.01', '--temperature', '1', '--seed', '7', '--quiet'];
 
 /** metrics without wall-clock fields */
 function metrics(dir: string): Record<string, unknown>[] {

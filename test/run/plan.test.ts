@@ -8,22 +8,26 @@ import { UsageError } from '../../src/errors.js';
 import { resolveDesign } from '../../src/reward/presets.js';
 import { referencePolicy, resolveEvalSplit, resolveTemplate, rewardReadsTemplate } from '../../src/run/plan.js';
 
-test('a reward reads a template when a correct answer written as the template asks outscores a wrong one', () => {
+test('a reward reads a template when a correct answer written as the template asks outscores a wrong one', async () => {
   // SQL-R1 scores <think>/<answer> responses: a plain ```sql answer fails its format check (−1 whatever the result)
-  assert.equal(rewardReadsTemplate(resolveDesign('sql-r1'), 'think'), true);
-  assert.equal(rewardReadsTemplate(resolveDesign('sql-r1'), 'plain'), false);
-  assert.equal(rewardReadsTemplate(resolveDesign('sql-r1'), 'compact'), false);
-  assert.equal(rewardReadsTemplate(resolveDesign('seed-004'), 'plain'), false);
-  // seed-000 scores execution of the SQL in a ```sql fence
-  assert.equal(rewardReadsTemplate(resolveDesign('seed-000'), 'plain'), true);
+  assert.equal(await rewardReadsTemplate(resolveDesign('sql-r1'), 'think'), true);
+  assert.equal(await rewardReadsTemplate(resolveDesign('sql-r1'), 'plain'), false);
+  assert.equal(await rewardReadsTemplate(resolveDesign('sql-r1'), 'compact'), false);
+  assert.equal(await rewardReadsTemplate(resolveDesign('seed-004'), 'plain'), false);
+  // Arctic's rule takes the SQL of a ```sql block: plain and think answers have one, bare SQL (compact) does not
+  assert.equal(await rewardReadsTemplate(resolveDesign('arctic'), 'plain'), true);
+  assert.equal(await rewardReadsTemplate(resolveDesign('arctic'), 'compact'), false);
+  assert.equal(await rewardReadsTemplate(resolveDesign({ preset: 'arctic', extract: 'lenient' }), 'compact'), true);
+  assert.equal(await rewardReadsTemplate(resolveDesign('seed-000'), 'plain'), true);
 });
 
-test('the template follows the reward by default (stated), and a template the reward cannot read is refused naming the fix', () => {
-  const r = resolveTemplate(resolveDesign('sql-r1'), undefined, 'sql-r1');
+test('the template follows the reward by default (stated), and a template the reward cannot read is refused naming the fix', async () => {
+  const r = await resolveTemplate(resolveDesign('sql-r1'), undefined, 'sql-r1');
   assert.equal(r.template, 'think');
   assert.match(r.adjustment!.message, /--template think/);
-  assert.equal(resolveTemplate(resolveDesign('sql-r1'), 'think', 'sql-r1').adjustment, null);
-  assert.throws(() => resolveTemplate(resolveDesign('sql-r1'), 'plain', 'sql-r1'), (e: Error) => e instanceof UsageError && /--template plain .* reward 'sql-r1' cannot score .* use --template think/.test(e.message));
+  assert.equal((await resolveTemplate(resolveDesign('sql-r1'), 'think', 'sql-r1')).adjustment, null);
+  await assert.rejects(resolveTemplate(resolveDesign('sql-r1'), 'plain', 'sql-r1'), (e: Error) => e instanceof UsageError && /--template plain .* reward 'sql-r1' cannot score .* use --template think/.test(e.message));
+  await assert.rejects(resolveTemplate(resolveDesign('arctic'), 'compact', 'arctic'), (e: Error) => e instanceof UsageError && /--reward-extract lenient/.test(e.message));
 });
 
 test('KL with full-parameter training keeps a frozen copy of the initial weights as the reference (stated); LoRA uses the adapter off', () => {
