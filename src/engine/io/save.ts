@@ -2,8 +2,8 @@
 // generation_config.json): merged LoRA models, full-parameter checkpoints, the demo model.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig, Tensor } from '../config.js';
-import { LINEAR_NAMES, type CausalLM } from '../model.js';
+import type { ModelConfig } from '../config.js';
+import type { CausalLM } from '../model.js';
 import type { ChatTokenizer } from '../tokenizer.js';
 import { writeSafetensors } from './safetensors.js';
 
@@ -30,24 +30,6 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
   };
 }
 
-export function modelTensors(model: CausalLM): Map<string, Tensor> {
-  const c = model.config;
-  const t = new Map<string, Tensor>();
-  t.set('model.embed_tokens.weight', { shape: [c.vocabSize, c.hiddenSize], data: model.embed });
-  if (model.lmHead !== model.embed) t.set('lm_head.weight', { shape: [c.vocabSize, c.hiddenSize], data: model.lmHead });
-  t.set('model.norm.weight', { shape: [c.hiddenSize], data: model.norm });
-  model.layers.forEach((L, i) => {
-    t.set(`model.layers.${i}.input_layernorm.weight`, { shape: [c.hiddenSize], data: L.inNorm });
-    t.set(`model.layers.${i}.post_attention_layernorm.weight`, { shape: [c.hiddenSize], data: L.postNorm });
-    for (const n of LINEAR_NAMES) {
-      const lin = L.lin[n];
-      t.set(`${lin.name}.weight`, { shape: [lin.out, lin.in], data: lin.w });
-      if (lin.b) t.set(`${lin.name}.bias`, { shape: [lin.out], data: lin.b });
-    }
-  });
-  return t;
-}
-
 export function writeTokenizerFiles(dir: string, tokenizer: ChatTokenizer): void {
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.spec.json));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...tokenizer.spec.config, ...(tokenizer.spec.chatTemplate ? { chat_template: tokenizer.spec.chatTemplate } : {}) }, null, 2));
@@ -55,7 +37,7 @@ export function writeTokenizerFiles(dir: string, tokenizer: ChatTokenizer): void
 
 export function saveHfModel(dir: string, model: CausalLM, tokenizer: ChatTokenizer): void {
   mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, 'model.safetensors'), modelTensors(model), { format: 'pt' });
+  writeSafetensors(join(dir, 'model.safetensors'), model.tensors(), { format: 'pt' });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(model.config), null, 2));
   writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: model.config.eosTokenIds, ...(model.config.bosTokenId !== undefined ? { bos_token_id: model.config.bosTokenId } : {}) }, null, 2));
   writeTokenizerFiles(dir, tokenizer);
