@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { CausalLM, type Param } from '../../src/engine/model.js';
 import { attachLora, loadLora, saveLora } from '../../src/engine/lora.js';
 import { loadHfDir } from '../../src/engine/io/load.js';
-import { sgemm, sgemmJs } from '../../src/engine/blas.js';
+import { blasInfo, sgemm, sgemmJs } from '../../src/engine/blas.js';
 import { tinyConfig, tinyWeights, writeTinyModelDir } from '../helpers/tiny-models.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { python, skipUnless, skipUnlessPython } from '../helpers/optional.js';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-engine-'));
@@ -109,7 +110,7 @@ test('BLAS and the TypeScript GEMM agree on odd shapes, transposed or not', () =
   }
 });
 
-test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', () => {
+test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', { skip: skipUnless(blasInfo().backend === 'openblas', 'needs OpenBLAS: apt-get install libopenblas0-pthread') }, () => {
   const dir = join(tmp, 'blas-js');
   writeTinyModelDir(dir, 'qwen2');
   const script = `import { loadModel } from '${join(REPO_ROOT, 'src/engine/io/load.ts')}'; import { CausalLM } from '${join(REPO_ROOT, 'src/engine/model.ts')}'; import { blasInfo } from '${join(REPO_ROOT, 'src/engine/blas.ts')}';
@@ -127,7 +128,7 @@ console.log(JSON.stringify({ backend: blasInfo().backend, lp: Array.from(m.forwa
 function pyRef(req: Record<string, unknown>): Record<string, unknown> {
   const file = join(tmp, `req-${Math.random()}.json`);
   writeFileSync(file, JSON.stringify(req));
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'test/engine/ref/llama_ref.py'), file], { maxBuffer: 1 << 28 }).toString()) as Record<string, unknown>;
+  return JSON.parse(execFileSync(python('torch', 'numpy'), [join(REPO_ROOT, 'test/engine/ref/llama_ref.py'), file], { maxBuffer: 1 << 28 }).toString()) as Record<string, unknown>;
 }
 
 for (const [label, kind, over, tol] of [
@@ -135,7 +136,7 @@ for (const [label, kind, over, tol] of [
   ['tiny Llama (separate LM head)', 'llama', {}, 2e-4],
   ['2-layer model with Qwen2-0.5B dimensions (896 hidden, 14 heads, 2 KV heads, 4864 MLP)', 'qwen2', { hiddenSize: 896, numHeads: 14, numKvHeads: 2, headDim: 64, intermediateSize: 4864, ropeTheta: 1000000 }, 2e-3],
 ] as const) {
-  test(`PyTorch float64 reference, ${label}: logprobs and every LoRA gradient`, () => {
+  test(`PyTorch float64 reference, ${label}: logprobs and every LoRA gradient`, { skip: skipUnlessPython('torch', 'numpy') }, () => {
     const dir = join(tmp, `ref-${kind}-${label.length}`);
     writeTinyModelDir(dir, kind, 7, over, over.hiddenSize ? 0.03 : 0.3);
     const loaded = loadHfDir(dir);

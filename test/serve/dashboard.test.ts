@@ -1,15 +1,15 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startDashboard, type Dashboard } from '../../src/serve/dashboard/server.js';
 import { parseJsonlText, readJsonlFrom } from '../../src/serve/dashboard/run-files.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { CHROMIUM, skipUnlessChromium } from '../helpers/optional.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const noChromium = existsSync(CHROMIUM) ? false : 'Debian chromium absent (apt-get install chromium)';
+const noChromium = skipUnlessChromium();
 
 test('JSONL parsing keeps complete lines and leaves a partial last line for later', () => {
   const r = parseJsonlText('{"a":1}\nnot json\n{"b":2}\n{"c":');
@@ -79,7 +79,7 @@ before(async () => {
   runDir = fixtureRun();
   dash = await startDashboard({ runDirs: [runDir, join(runDir, 'not-there')], pollMs: 200 });
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
