@@ -1,4 +1,4 @@
-import { test, after, before } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,25 +87,29 @@ function fixtureRun(): string {
   return dir;
 }
 
-let dash: Dashboard;
-let browser: Browser;
+let dash: Dashboard | undefined;
+let browser: Browser | undefined;
 let runDir: string;
 
-before(async () => {
-  if (noChromium) return;
-  runDir = fixtureRun();
-  dash = await startDashboard({ runDirs: [runDir, join(runDir, 'not-there')], pollMs: 200 });
-  browser = await chromium.launch({
+/** The fixture run's dashboard and Chromium, started by the first browser test (the others need neither). */
+async function openBrowser(): Promise<{ dash: Dashboard; browser: Browser }> {
+  if (!dash) {
+    runDir = fixtureRun();
+    dash = await startDashboard({ runDirs: [runDir, join(runDir, 'not-there')], pollMs: 200 });
+  }
+  browser ??= await chromium.launch({
     executablePath: CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-});
+  return { dash, browser };
+}
 after(async () => {
   await browser?.close();
   await dash?.close();
 });
 
 test('the dashboard renders every chart, updates live, filters samples, with no console errors', { skip: noChromium, timeout: 60000 }, async () => {
+  const { dash, browser } = await openBrowser();
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   const errors: string[] = [];
   page.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
@@ -157,6 +161,7 @@ const drawn = (page: import('playwright-core').Page, id: string) =>
   }, id) as Promise<Drawn>;
 
 test('smoothing slider: the moving average on top of the faint raw curve; 0 shows the raw curve alone; evaluations are never smoothed', { skip: noChromium, timeout: 60000 }, async () => {
+  const { dash, browser } = await openBrowser();
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -187,6 +192,7 @@ test('smoothing slider: the moving average on top of the faint raw curve; 0 show
 });
 
 test('the held-out EX chart follows the run\'s evaluation records live, and says why it is empty when a run has none', { skip: noChromium, timeout: 60000 }, async () => {
+  const { dash, browser } = await openBrowser();
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   await page.goto(dash.url);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
