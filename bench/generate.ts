@@ -15,6 +15,7 @@ import type { GenerationParams, GenerationRequest, Generator } from '../src/eval
 import { PolicyGenerator } from '../src/eval/native-generator.js';
 import { extractSql } from '../src/reward/extract.js';
 import { SqlExecutor } from '../src/sql/executor.js';
+import { selfPeakMiB } from './lib/peak-rss.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, '.cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -84,6 +85,7 @@ const lines = [
   `  machinery per example    ${((1000 * (liveS - genS)) / N).toFixed(2)} ms in the live run`,
   `  replay (no generation)   ${(coldMs / N).toFixed(2)} ms/example cold, ${(warmMs / N).toFixed(2)} ms/example warm (gold cached)`,
   `  machinery / generation   ${((100 * (warmMs / N)) / ((1000 * genS) / N)).toFixed(2)}% (ratio of per-example costs)`,
+  `  peak RSS                 ${selfPeakMiB().toFixed(0)} MiB (this process: model, sampler, evaluation; the SQL sandbox workers are separate processes, not included)`,
 ];
 console.log(lines.join('\n'));
 mkdirSync(join(ROOT, 'bench/out'), { recursive: true });

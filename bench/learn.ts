@@ -14,6 +14,7 @@ import { extractSql } from '../src/reward/extract.js';
 import { SftConfig, TrainConfig } from '../src/run/config.js';
 import { runSft, runTrain } from '../src/run/train.js';
 import { SqlExecutor } from '../src/sql/executor.js';
+import { selfPeakMiB } from './lib/peak-rss.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MODEL = join(ROOT, '.cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf');
@@ -56,7 +57,7 @@ const lines = [
   `  SFT (${SFT_STEPS} steps, ${sftS.toFixed(0)} s)    EX ${(100 * sft).toFixed(1)}%`,
   `  SFT + SFT control (${controlSteps} more steps, same time as GRPO)  EX ${(100 * control).toFixed(1)}%`,
   `  SFT + GRPO (${GRPO_STEPS} steps of ${GRPO_BATCH}×8, ${grpoS.toFixed(0)} s)  EX ${(100 * grpo).toFixed(1)}%`,
-  `  total ${((performance.now() - T_START) / 60000).toFixed(1)} min`,
+  `  total ${((performance.now() - T_START) / 60000).toFixed(1)} min, peak RSS ${selfPeakMiB().toFixed(0)} MiB (this process: model, LoRA training, evaluation; the SQL sandbox workers are separate processes, not included)`,
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(ROOT, 'bench/out/learn.txt'), lines.join('\n') + '\n');

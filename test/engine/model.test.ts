@@ -15,10 +15,10 @@ import { packGroups, type GroupInput } from '../../src/engine/batch.js';
 import { CausalLM, type Keep, type Param } from '../../src/engine/model.js';
 import { attachLora, loadLora, saveLora } from '../../src/engine/lora.js';
 import { loadHfDir } from '../../src/engine/io/load.js';
-import { sgemm, sgemmJs } from '../../src/engine/blas.js';
+import { blasInfo, sgemm, sgemmJs } from '../../src/engine/blas.js';
 import { tinyConfig, tinyWeights, writeTinyModelDir } from '../helpers/tiny-models.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { python, skipUnlessPython } from '../helpers/optional.js';
+import { python, skipUnless, skipUnlessPython } from '../helpers/optional.js';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-engine-'));
@@ -195,7 +195,7 @@ test('BLAS and the TypeScript GEMM agree on odd shapes, transposed or not', () =
   }
 });
 
-test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', () => {
+test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', { skip: skipUnless(blasInfo().backend === 'openblas', 'needs OpenBLAS: apt-get install libopenblas0-pthread') }, () => {
   const dir = join(tmp, 'blas-js');
   writeTinyModelDir(dir, 'qwen2');
   const script = `import { loadModel } from '${join(REPO_ROOT, 'src/engine/io/load.ts')}'; import { CausalLM } from '${join(REPO_ROOT, 'src/engine/model.ts')}'; import { blasInfo } from '${join(REPO_ROOT, 'src/engine/blas.ts')}';

@@ -8,42 +8,54 @@ import { join } from 'node:path';
 import { AdamW, clipGradNorm, lrMultiplier } from '../../src/engine/optim.js';
 import { lrAt } from '../../src/rl/schedule.js';
 import type { Param } from '../../src/engine/model.js';
+import { python, skipUnlessPython } from '../helpers/optional.js';
 
-test('AdamW matches torch.optim.AdamW over 5 steps (weight decay, bias correction); state saves and restores exactly', () => {
-  const w0 = [0.5, -1.2, 3.0, 0.01];
-  const grads = [[0.1, -0.2, 0.3, 0.0], [0.05, 0.4, -0.1, 1.0], [-0.3, 0.1, 0.2, -0.5], [0.2, 0.2, 0.2, 0.2], [1.0, -1.0, 0.5, -0.5]];
+const W0 = [0.5, -1.2, 3.0, 0.01];
+const GRADS = [[0.1, -0.2, 0.3, 0.0], [0.05, 0.4, -0.1, 1.0], [-0.3, 0.1, 0.2, -0.5], [0.2, 0.2, 0.2, 0.2], [1.0, -1.0, 0.5, -0.5]];
+const OPTS = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+
+test('AdamW matches torch.optim.AdamW over 5 steps (weight decay, bias correction)', { skip: skipUnlessPython('torch') }, () => {
   const py = `
 import torch, json
-w = torch.tensor(${JSON.stringify(w0)}, dtype=torch.float64, requires_grad=True)
+w = torch.tensor(${JSON.stringify(W0)}, dtype=torch.float64, requires_grad=True)
 opt = torch.optim.AdamW([w], lr=0.01, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
-for g in ${JSON.stringify(grads)}:
+for g in ${JSON.stringify(GRADS)}:
     w.grad = torch.tensor(g, dtype=torch.float64)
     opt.step()
 print(json.dumps(w.tolist()))`;
-  const ref = JSON.parse(execFileSync('/usr/bin/python3', ['-c', py]).toString()) as number[];
-  const p: Param = { name: 'w', shape: [4], data: Float32Array.from(w0), grad: new Float32Array(4) };
-  const opt = new AdamW([p], { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const ref = JSON.parse(execFileSync(python('torch'), ['-c', py]).toString()) as number[];
+  const p: Param = { name: 'w', shape: [4], data: Float32Array.from(W0), grad: new Float32Array(4) };
+  const opt = new AdamW([p], OPTS);
+  for (const g of GRADS) {
+    p.grad.set(g);
+    opt.update();
+  }
+  p.data.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-6, `w[${i}] ${v} vs ${ref[i]}`));
+});
+
+test('AdamW state saved after step 3 and restored replays the last two steps to identical bits', () => {
+  const p: Param = { name: 'w', shape: [4], data: Float32Array.from(W0), grad: new Float32Array(4) };
+  const opt = new AdamW([p], OPTS);
   const dir = mkdtempSync(join(tmpdir(), 'sqlrl-optim-'));
   try {
-    grads.forEach((g, i) => {
+    GRADS.forEach((g, i) => {
       p.grad.set(g);
       opt.update();
       if (i === 2) opt.save(dir);
     });
-    p.data.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-6, `w[${i}] ${v} vs ${ref[i]}`));
     // restore at step 3 and replay the last two steps: identical bits
     const q: Param = { name: 'w', shape: [4], data: new Float32Array(4), grad: new Float32Array(4) };
     const opt2 = new AdamW([q], opt.opts);
     opt2.load(dir);
     assert.equal(opt2.step, 3);
-    const p3: Param = { name: 'w', shape: [4], data: Float32Array.from(w0), grad: new Float32Array(4) };
+    const p3: Param = { name: 'w', shape: [4], data: Float32Array.from(W0), grad: new Float32Array(4) };
     const opt3 = new AdamW([p3], opt.opts);
-    grads.slice(0, 3).forEach((g) => {
+    GRADS.slice(0, 3).forEach((g) => {
       p3.grad.set(g);
       opt3.update();
     });
     q.data.set(p3.data);
-    grads.slice(3).forEach((g) => {
+    GRADS.slice(3).forEach((g) => {
       q.grad.set(g);
       opt2.update();
     });

@@ -12,6 +12,7 @@ import { saveHfModel } from '../../src/engine/io/save.js';
 import { CausalLM } from '../../src/engine/model.js';
 import { CpuPolicy } from '../../src/engine/policy.js';
 import { NO_TEST_MODEL, REPO_ROOT, TEST_MODEL_GGUF } from '../helpers/paths.js';
+import { python, skipUnlessPython } from '../helpers/optional.js';
 
 const skip = NO_TEST_MODEL;
 const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-smol-'));
@@ -34,7 +35,10 @@ test('SmolLM2 GGUF: config, tokenizer and chat template', { skip }, () => {
   assert.deepEqual(ids.slice(0, 3), [1, 9690, 198], '<|im_start|> is one special token, then "system", newline');
   assert.equal(m.tokenizer.decode(ids), text);
   assert.deepEqual(m.tokenizer.encode(' 2014'), [216, 34, 32, 33, 36], 'digits are split one by one (smollm pre-tokenizer)');
-  // the reference rendering: Python's jinja2 with the environment transformers uses for chat templates
+});
+
+test('SmolLM2 chat template: our rendering equals Python jinja2 with the environment transformers uses', { skip: NO_TEST_MODEL || skipUnlessPython('jinja2') }, () => {
+  const m = loadGguf(TEST_MODEL_GGUF);
   const convs = [
     [{ role: 'user', content: 'How many singers?' }],
     [{ role: 'system', content: 'You write SQL.' }, { role: 'user', content: 'List tables.' }, { role: 'assistant', content: 'SELECT name FROM sqlite_master' }, { role: 'user', content: 'Thanks' }],
@@ -45,16 +49,12 @@ env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extens
 t = env.from_string(json.load(sys.stdin)["template"])
 convs = ${JSON.stringify(convs)}
 print(json.dumps([t.render(messages=c, add_generation_prompt=True, bos_token="<|im_start|>", eos_token="<|im_end|>") for c in convs]))`;
-  let ref: string[] | null = null;
-  try {
-    ref = JSON.parse(execFileSync('python3', ['-c', py], { input: JSON.stringify({ template: m.tokenizer.spec.chatTemplate }) }).toString()) as string[];
-  } catch {
-    console.log('python3 with jinja2 not available: reference rendering skipped');
-  }
-  if (ref) convs.forEach((c, i) => assert.equal(m.tokenizer.applyChatTemplate([...c], { addGenerationPrompt: true }), ref![i]));
+  const ref = JSON.parse(execFileSync(python('jinja2'), ['-c', py], { input: JSON.stringify({ template: m.tokenizer.spec.chatTemplate }) }).toString()) as string[];
+  assert.equal(ref.length, convs.length);
+  convs.forEach((c, i) => assert.equal(m.tokenizer.applyChatTemplate([...c], { addGenerationPrompt: true }), ref[i]));
 });
 
-test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 tokens agree on 3 prompts', { skip, timeout: 300_000 }, async () => {
+test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 tokens agree on 3 prompts', { skip: skip || skipUnlessPython('torch', 'numpy'), timeout: 300_000 }, async () => {
   const policy = await CpuPolicy.load(TEST_MODEL_GGUF);
   if (!existsSync(join(F32_DIR, 'model.safetensors'))) saveHfModel(F32_DIR, policy.model as CausalLM, policy.tokenizer);
   const prompts = ['Write a SQL query that counts the rows of table singer.', 'What is the capital of France?', 'List three colors.'];
@@ -64,7 +64,7 @@ test('SmolLM2: logits match PyTorch float32 on the same weights; greedy 64 token
     const seq = [...prompt, ...s!.tokens];
     const req = join(tmp, 'req.json');
     writeFileSync(req, JSON.stringify({ op: 'teacher', model: F32_DIR, tokens: seq, dtype: 'float32' }));
-    const ref = JSON.parse(execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'test/engine/ref/llama_ref.py'), req], { maxBuffer: 1 << 28 }).toString()) as { argmax: number[]; last_logits: number[] };
+    const ref = JSON.parse(execFileSync(python('torch', 'numpy'), [join(REPO_ROOT, 'test/engine/ref/llama_ref.py'), req], { maxBuffer: 1 << 28 }).toString()) as { argmax: number[]; last_logits: number[] };
     // greedy: each generated token is torch's argmax after the tokens before it
     const torchGreedy = ref.argmax.slice(prompt.length - 1, seq.length - 1);
     assert.deepEqual(s!.tokens, torchGreedy.slice(0, s!.tokens.length), `prompt: ${q}`);

@@ -31,10 +31,13 @@ const INSTALL: Record<string, string> = {
   pyarrow: 'pip install pyarrow',
 };
 
-/** A `skip` value for node:test: false when the Python modules import, else a one-line reason. */
+/** A `skip` value for node:test: false when the Python modules import (no modules: when python3 runs), else a one-line reason. */
 export function skipUnlessPython(...modules: string[]): string | false {
   if (REQUIRE_ALL || pythonWith(...modules)) return false;
+  if (!pythonWith()) return 'needs python3: apt-get install python3';
   const missing = modules.filter((m) => !pythonWith(m));
+  // each module imports on some python3 but no one python3 has them all
+  if (!missing.length) return `needs one python3 with ${modules.join(', ')}: ${modules.map((m) => INSTALL[m] ?? `pip install ${m}`).join('; ')}`;
   return `needs python3 with ${missing.join(', ')}: ${missing.map((m) => INSTALL[m] ?? `pip install ${m}`).join('; ')}`;
 }
 

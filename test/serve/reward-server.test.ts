@@ -124,7 +124,7 @@ test('load: 2000 requests from 32 concurrent clients, mixed valid / malformed / 
   assert.match(metrics, /sqlrl_gold_cache_hits_total [1-9]/);
 });
 
-test('Python adapters (TRL, verl, OpenRLHF protocol): python3 -m unittest against a real sqlrl serve', async () => {
+test('Python adapters (TRL, verl, OpenRLHF protocol): python3 -m unittest against a real sqlrl serve', { skip: skipUnlessPython() }, async () => {
   const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
     const p = spawn('python3', ['-m', 'unittest', '-v'], { cwd: join(REPO_ROOT, 'integrations/python'), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

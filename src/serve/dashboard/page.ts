@@ -1,25 +1,33 @@
 // The dashboard's single page: charts (uPlot, served locally) over metrics.jsonl of every run,
 // overlaid, and a browser of the logged samples. Plain browser JavaScript, no build step.
+import { emaSmooth } from './smoothing.js';
 
-/** Charts: id, title, and the series each run contributes (a field of a metrics record). */
+/** The smoothing weight the page opens with (TensorBoard's default). */
+export const DEFAULT_SMOOTHING = 0.6;
+
+/**
+ * Charts: id, title, the series each run contributes (a field of a metrics record), and whether the
+ * smoothing slider applies (per-step training curves are noisy; the evaluations are few and exact).
+ */
 const CHARTS = [
-  { id: 'reward', title: 'Reward (mean, ± std dashed)', kind: 'train', fields: ['reward_mean', 'reward_plus_std', 'reward_minus_std'] },
-  { id: 'components', title: 'Reward components (mean)', kind: 'train', fields: ['rewards.*'] },
-  { id: 'ex', title: 'Held-out execution accuracy', kind: 'eval', fields: ['ex'] },
-  { id: 'loss', title: 'Loss', kind: 'train', fields: ['loss'] },
-  { id: 'kl', title: 'KL to reference', kind: 'train', fields: ['kl'] },
-  { id: 'clip', title: 'Clip fraction', kind: 'train', fields: ['clip_frac'] },
-  { id: 'entropy', title: 'Entropy', kind: 'train', fields: ['entropy'] },
-  { id: 'length', title: 'Completion length (tokens)', kind: 'train', fields: ['completion_len_mean'] },
-  { id: 'zero', title: 'Zero-variance groups', kind: 'train', fields: ['zero_std_groups'] },
-  { id: 'phases', title: 'Seconds per phase', kind: 'train', fields: ['sec_sampling', 'sec_rewards', 'sec_update'] },
+  { id: 'reward', title: 'Reward (mean, ± std dashed)', kind: 'train', fields: ['reward_mean', 'reward_plus_std', 'reward_minus_std'], smooth: true },
+  { id: 'components', title: 'Reward components (mean)', kind: 'train', fields: ['rewards.*'], smooth: true },
+  { id: 'ex', title: 'Held-out execution accuracy', kind: 'eval', fields: ['ex'], smooth: false },
+  { id: 'loss', title: 'Loss', kind: 'train', fields: ['loss'], smooth: true },
+  { id: 'kl', title: 'KL to reference', kind: 'train', fields: ['kl'], smooth: true },
+  { id: 'clip', title: 'Clip fraction', kind: 'train', fields: ['clip_frac'], smooth: true },
+  { id: 'entropy', title: 'Entropy', kind: 'train', fields: ['entropy'], smooth: true },
+  { id: 'length', title: 'Completion length (tokens)', kind: 'train', fields: ['completion_len_mean'], smooth: true },
+  { id: 'zero', title: 'Zero-variance groups', kind: 'train', fields: ['zero_std_groups'], smooth: true },
+  { id: 'phases', title: 'Seconds per phase', kind: 'train', fields: ['sec_sampling', 'sec_rewards', 'sec_update'], smooth: true },
 ];
 
 const CLIENT = String.raw`
 const CHARTS = __CHARTS__;
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
-const state = { runs: [], xAxis: 'step', plots: {}, points: {} };
+const state = { runs: [], xAxis: 'step', smoothing: __SMOOTHING__, plots: {}, points: {} };
 window.__sqlrl = state;
+const emaSmooth = __EMA_SMOOTH__;
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -54,19 +62,31 @@ function chartData(chart) {
         pts.set(x, y);
         xs.add(x);
       }
-      const label = (state.runs.length > 1 ? run.name + ' · ' : '') + field.replace('rewards.', '');
+      let name = field.replace('rewards.', '');
+      if (chart.kind === 'eval' && recs.length) name = 'EX (' + (recs[recs.length - 1].split ?? 'held-out') + ')';
+      const label = (state.runs.length > 1 ? run.name + ' · ' : '') + name;
       series.push({ label, pts, color: COLORS[(ri * 3 + (field.includes('_std') ? 0 : fi)) % COLORS.length], dash: field.includes('_std') ? [4, 4] : undefined });
     });
   });
   const x = [...xs].sort((a, b) => a - b);
-  return { x, series, data: [x, ...series.map((s) => x.map((v) => (s.pts.has(v) ? s.pts.get(v) : null)))] };
+  // Smoothed charts draw each series twice: the raw values faint behind, the moving average on top.
+  const smoothing = chart.smooth ? state.smoothing : 0;
+  const lines = [];
+  for (const s of series) {
+    const raw = x.map((v) => (s.pts.has(v) ? s.pts.get(v) : null));
+    if (smoothing > 0) {
+      lines.push({ label: s.label + ' (raw)', color: s.color + '40', dash: s.dash, width: 1, values: raw, raw: true });
+      lines.push({ label: s.label, color: s.color, dash: s.dash, width: 2, values: emaSmooth(raw, smoothing) });
+    } else lines.push({ label: s.label, color: s.color, dash: s.dash, width: chart.smooth ? 1.5 : 2, values: raw });
+  }
+  return { x, series, lines, data: [x, ...lines.map((l) => l.values)] };
 }
 
 function renderChart(chart) {
   const box = document.getElementById('chart-' + chart.id);
-  const { series, data } = chartData(chart);
+  const { series, lines, data } = chartData(chart);
   state.points[chart.id] = series.map((s) => s.pts.size);
-  const key = series.map((s) => s.label).join('|') + state.xAxis;
+  const key = lines.map((l) => l.label).join('|') + state.xAxis;
   const old = state.plots[chart.id];
   if (old && old.key === key) {
     old.plot.setData(data);
@@ -78,17 +98,41 @@ function renderChart(chart) {
     height: 200,
     scales: { x: { time: false } },
     axes: [{ label: state.xAxis === 'time' ? 'seconds' : 'step' }, {}],
-    series: [{ label: state.xAxis }, ...series.map((s) => ({ label: s.label, stroke: s.color, dash: s.dash, spanGaps: true, points: { show: true, size: 4 } }))],
+    series: [{ label: state.xAxis }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width, dash: l.dash, spanGaps: true, points: { show: !l.raw && (!chart.smooth || state.smoothing === 0), size: 4 } }))],
   };
   const plot = new uPlot(opts, data, box.querySelector('.plot'));
+  // the faint raw curves are context, not series of their own: keep them out of the legend
+  const rows = plot.root.querySelectorAll('.u-legend .u-series');
+  lines.forEach((l, i) => { if (l.raw && rows[i + 1]) rows[i + 1].style.display = 'none'; });
   state.plots[chart.id] = { plot, key };
+}
+
+/** Where a configuration value sits in a run's config.json, whatever the nesting. */
+function configValue(config, key) {
+  if (!config || typeof config !== 'object') return undefined;
+  if (key in config) return config[key];
+  for (const v of Object.values(config)) {
+    const found = configValue(v, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Why a chart is empty, in words the user can act on. */
+function emptyText(chart) {
+  if (chart.kind !== 'eval') return 'no data yet';
+  const every = state.runs.map((r) => configValue(r.config, 'evalEvery') ?? configValue(r.config, 'eval_every')).filter((v) => v !== undefined);
+  const reason = 'no held-out evaluations in metrics.jsonl yet (records with kind "eval", written every --eval-every steps)';
+  return every.length && every.every((v) => v === 0) ? reason + '; this run has eval_every 0' : reason;
 }
 
 function renderCharts() {
   for (const c of CHARTS) {
     const box = document.getElementById('chart-' + c.id);
     const { series } = chartData(c);
-    box.querySelector('.empty').style.display = series.some((s) => s.pts.size) ? 'none' : 'block';
+    const empty = box.querySelector('.empty');
+    empty.textContent = emptyText(c);
+    empty.style.display = series.some((s) => s.pts.size) ? 'none' : 'block';
     renderChart(c);
   }
 }
@@ -172,6 +216,11 @@ async function init() {
   fillSelectors();
   await loadSamples();
   document.getElementById('xaxis').addEventListener('change', (e) => { state.xAxis = e.target.value; renderCharts(); });
+  document.getElementById('smoothing').addEventListener('input', (e) => {
+    state.smoothing = Number(e.target.value);
+    document.getElementById('smoothing-value').textContent = state.smoothing.toFixed(2);
+    renderCharts();
+  });
   document.getElementById('sample-run').addEventListener('change', () => { fillSelectors(); loadSamples(); });
   for (const id of ['sample-step', 'sample-verdict']) document.getElementById(id).addEventListener('change', loadSamples);
   document.getElementById('sample-search').addEventListener('input', loadSamples);
@@ -232,6 +281,7 @@ export function dashboardHtml(): string {
 <body>
 <header><h1>sqlrl</h1><div id="runs"></div>
 <label>x-axis <select id="xaxis"><option value="step">step</option><option value="time">wall time</option></select></label>
+<label title="exponential moving average of the training curves, as TensorBoard's: 0 shows the raw values">smoothing <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value="${DEFAULT_SMOOTHING}"> <output id="smoothing-value">${DEFAULT_SMOOTHING.toFixed(2)}</output></label>
 <span id="live">connecting…</span></header>
 <div id="problems"></div>
 <main>
@@ -247,6 +297,6 @@ export function dashboardHtml(): string {
 <div id="samples"></div>
 </main>
 <script src="/assets/uplot.js"></script>
-<script>${CLIENT.replace('__CHARTS__', JSON.stringify(CHARTS))}</script>
+<script>${CLIENT.replace('__CHARTS__', () => JSON.stringify(CHARTS)).replace('__SMOOTHING__', () => String(DEFAULT_SMOOTHING)).replace('__EMA_SMOOTH__', () => emaSmooth.toString())}</script>
 </body></html>`;
 }
