@@ -16,6 +16,8 @@ import { compareRuns, pairReports } from '../eval/run-compare.js';
 import { extractSql } from '../reward/extract.js';
 import { SftConfig, TrainConfig } from './config.js';
 import { SqlExecutor } from '../sql/executor.js';
+import type { EvalMetrics } from '../interfaces/metrics.js';
+import { RunDir } from '../rl/run-dir.js';
 import { UsageError } from '../errors.js';
 import { runSft, runTrain } from './train.js';
 
@@ -104,6 +106,14 @@ export async function runDemo(o: DemoConfig): Promise<{ sftEx: number; grpoEx: n
     const before = await evalModel(join(out, 'sft', 'final'), evalSet, executor, 'sft');
     const after = await evalModel(join(out, 'sft', 'final'), evalSet, executor, 'sft+grpo', join(out, 'grpo', 'final'));
     writeFileSync(join(out, 'eval-sft.json'), JSON.stringify(before, null, 1));
+    // the GRPO run's held-out curve (dashboard): the SFT model at step 0, the trained one at the last step
+    const grpoRun = new RunDir(join(out, 'grpo'));
+    const minutesSoFar = (performance.now() - t0) / 60000;
+    for (const [step, r] of [
+      [0, before],
+      [o.grpoSteps, after],
+    ] as const)
+      grpoRun.appendMetrics({ step, time: minutesSoFar * 60, kind: 'eval', ex: r.summary.execution_accuracy, n: r.summary.evaluated, split: 'heldout' } satisfies EvalMetrics);
     writeFileSync(join(out, 'eval-grpo.json'), JSON.stringify(after, null, 1));
     const paired = pairReports(before.examples, after.examples, 'db');
     const cmp = compareRuns(paired, o.seed);
