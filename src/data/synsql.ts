@@ -97,7 +97,7 @@ export function loadSynsql(source: string, opts: SynsqlOptions = {}): Example[] 
         fail(err);
       }
     }
-    if (parser && !done) {
+    if (parser && !done && !parser.isEnded) {
       try {
         parser.end();
       } catch (err) {
