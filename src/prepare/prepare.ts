@@ -23,7 +23,9 @@ export interface PrepareOptions {
   split: string;
   file?: string;
   dbDir?: string;
-  /** Keep the first N examples of the dataset (before any example is left out). */
+  /** Skip the first N examples (after the difficulty filter), e.g. to cut a held-out split from one file. */
+  offset?: number;
+  /** Keep N examples (after the offset, before any example is left out). */
   limit?: number;
   /** Keep examples whose difficulty label (BIRD difficulty, SynSQL sql_complexity) is one of these. */
   difficulty?: string[];
@@ -75,6 +77,8 @@ export function outputFiles(output: string, split: string, format: ExportFormat)
 }
 
 function load(opts: PrepareOptions): Example[] {
+  const offset = opts.offset ?? 0;
+  const end = opts.limit !== undefined ? offset + opts.limit : undefined;
   let examples: Example[];
   try {
     examples = loadDataset({
@@ -83,7 +87,8 @@ function load(opts: PrepareOptions): Example[] {
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.file ? { file: opts.file } : {}),
       ...(opts.dbDir ? { dbDir: opts.dbDir } : {}),
-      ...(opts.limit !== undefined && !opts.difficulty ? { limit: opts.limit } : {}),
+      // SynSQL filters and stops while streaming its file; the others are filtered and sliced below.
+      ...(end !== undefined ? { limit: end } : {}),
       ...(opts.difficulty ? { complexity: opts.difficulty } : {}),
     });
   } catch (err) {
@@ -93,7 +98,7 @@ function load(opts: PrepareOptions): Example[] {
     const wanted = new Set(opts.difficulty.map((d) => d.toLowerCase()));
     examples = examples.filter((e) => e.difficulty !== undefined && wanted.has(e.difficulty.toLowerCase()));
   }
-  return opts.limit !== undefined ? examples.slice(0, opts.limit) : examples;
+  return examples.slice(offset, end);
 }
 
 /** Examples whose gold SQL runs (and returns rows, when asked); the others with the reason. */
