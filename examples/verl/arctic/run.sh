@@ -16,13 +16,15 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 : "${BIRD:?set BIRD to the BIRD folder (train/, dev/)}"
 : "${SPIDER:?set SPIDER to the Spider folder (train_spider.json, database/)}"
 MODEL=${MODEL:-Qwen/Qwen2.5-Coder-7B-Instruct}
+TOKENIZER=${TOKENIZER:-hf:$MODEL}       # the model's tokenizer, to count prompt tokens (a local folder works too)
+PYTHON=${PYTHON:-python3}               # PYTHON=echo prints the training command instead of running it
 DATA=${DATA:-$ROOT/data/arctic}
 if [ -n "${SQLRL:-}" ]; then read -r -a SQLRL_CMD <<<"$SQLRL"
 elif command -v sqlrl >/dev/null; then SQLRL_CMD=(sqlrl)
 else SQLRL_CMD=(node "$ROOT/bin/sqlrl.js"); fi
 sqlrl() { "${SQLRL_CMD[@]}" "$@"; }
 
-common=(--template plain --format verl --tokenizer "hf:$MODEL" --max-prompt-length 4096 --timeout 10)
+common=(--template plain --format verl --tokenizer "$TOKENIZER" --max-prompt-length 4096 --timeout 10)
 [ -f "$DATA/bird/train.parquet" ] || sqlrl prepare --dataset bird --data-dir "$BIRD/train" --split train --drop-empty-gold "${common[@]}" --output "$DATA/bird"
 [ -f "$DATA/spider/train.parquet" ] || sqlrl prepare --dataset spider --data-dir "$SPIDER" --split train --drop-empty-gold "${common[@]}" --output "$DATA/spider"
 [ -f "$DATA/bird-dev/dev.parquet" ] || sqlrl prepare --dataset bird --data-dir "$BIRD/dev" --split dev "${common[@]}" --output "$DATA/bird-dev"
@@ -50,7 +52,7 @@ if [ -z "${SQLRL_URL:-}" ]; then
   curl -sf "$SQLRL_URL/health" >/dev/null || { echo "sqlrl serve did not come up on $SQLRL_URL" >&2; exit 1; }
 fi
 
-python3 -m verl.trainer.main_ppo --config-path "$HERE" --config-name config \
+"$PYTHON" -m verl.trainer.main_ppo --config-path "$HERE" --config-name config \
   data.train_files="[$DATA/bird/train.parquet,$DATA/spider/train.parquet]" data.val_files="$DATA/bird-dev/dev.parquet" \
   actor_rollout_ref.model.path="$MODEL" \
   reward.custom_reward_function.path="$ROOT/integrations/python/sqlrl_rewards.py" \

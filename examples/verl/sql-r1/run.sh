@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 : "${SYNSQL:?set SYNSQL to the SynSQL-2.5M folder (data.json and databases/)}"
 MODEL=${MODEL:-Qwen/Qwen2.5-Coder-7B-Instruct}
+TOKENIZER=${TOKENIZER:-hf:$MODEL}       # the model's tokenizer, to count prompt tokens (a local folder works too)
+PYTHON=${PYTHON:-python3}               # PYTHON=echo prints the training command instead of running it
 DATA=${DATA:-$ROOT/data/sql-r1}
 if [ -n "${SQLRL:-}" ]; then read -r -a SQLRL_CMD <<<"$SQLRL"
 elif command -v sqlrl >/dev/null; then SQLRL_CMD=(sqlrl)
@@ -20,9 +22,9 @@ else SQLRL_CMD=(node "$ROOT/bin/sqlrl.js"); fi
 sqlrl() { "${SQLRL_CMD[@]}" "$@"; }
 
 common=(--dataset synsql --data-dir "$SYNSQL" --difficulty "Highly Complex" --template think --format verl
-        --tokenizer "hf:$MODEL" --max-prompt-length 4096 --timeout 30)
-[ -f "$DATA/train/train.parquet" ] || sqlrl prepare "${common[@]}" --split train --limit 4000 --output "$DATA/train"
-[ -f "$DATA/dev/dev.parquet" ] || sqlrl prepare "${common[@]}" --split dev --offset 4000 --limit 1000 --output "$DATA/dev"
+        --tokenizer "$TOKENIZER" --max-prompt-length 4096 --timeout 30)
+[ -f "$DATA/train/train.parquet" ] || sqlrl prepare "${common[@]}" --split train --limit "${TRAIN_SIZE:-4000}" --output "$DATA/train"
+[ -f "$DATA/dev/dev.parquet" ] || sqlrl prepare "${common[@]}" --split dev --offset "${TRAIN_SIZE:-4000}" --limit "${DEV_SIZE:-1000}" --output "$DATA/dev"
 
 if [ -z "${SQLRL_URL:-}" ]; then
   # A token for this run only (verl prints its resolved config, reward_kwargs included).
@@ -36,7 +38,7 @@ if [ -z "${SQLRL_URL:-}" ]; then
   curl -sf "$SQLRL_URL/health" >/dev/null || { echo "sqlrl serve did not come up on $SQLRL_URL" >&2; exit 1; }
 fi
 
-python3 -m verl.trainer.main_ppo --config-path "$HERE" --config-name config \
+"$PYTHON" -m verl.trainer.main_ppo --config-path "$HERE" --config-name config \
   data.train_files="$DATA/train/train.parquet" data.val_files="$DATA/dev/dev.parquet" \
   actor_rollout_ref.model.path="$MODEL" \
   reward.custom_reward_function.path="$ROOT/integrations/python/sqlrl_rewards.py" \
