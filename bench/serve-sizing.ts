@@ -6,9 +6,9 @@
 // groups (8 completions of one Spider dev question per request, as TRL and verl's batch reward manager
 // send them). Measured per W: wall-clock rewards/s, the CPU seconds the server's process tree spent
 // (from /proc: the server plus its sandbox workers), so rewards per CPU-second, and request latency. The
-// reference in the same run is W = 1. Then two request shapes at the W = cores setting: one completion per
-// request, one after another (verl's naive reward manager), and one request of 1024 completions (a TRL
-// generation batch).
+// reference in the same run is W = 1. Then, at W = cores: one completion per request, one request at a
+// time (verl calls compute_score once per completion), one request of 1024 completions (a TRL generation
+// batch), and a batch of 64 with and without one runaway query.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -209,7 +209,7 @@ async function main() {
   const mainCeiling = TOTAL / (runs.reduce((s, r) => s + r.mainCpu, 0) / runs.length);
   lines.push(
     '',
-    `W = ${CORES}, one completion per request, sequential (verl's naive reward manager): ${serial.rate.toFixed(0)} rewards/s, p50 ${serial.p50.toFixed(1)} ms, p95 ${serial.p95.toFixed(1)} ms`,
+    `W = ${CORES}, one completion per request, one client at a time (verl calls compute_score per completion; its reward workers run several at once): ${serial.rate.toFixed(0)} rewards/s, p50 ${serial.p50.toFixed(1)} ms, p95 ${serial.p95.toFixed(1)} ms`,
     `W = ${CORES}, one request of ${big.n} completions (a TRL generation batch): ${big.seconds.toFixed(2)} s (${(big.n / big.seconds).toFixed(0)} rewards/s)`,
     `W = ${CORES}, --timeout 2, 64 completions: ${runaway.clean.toFixed(2)} s; the same with one runaway query: ${runaway.seconds.toFixed(2)} s (a batch waits for its slowest query, which --timeout bounds)`,
     '',
