@@ -216,7 +216,7 @@ async function main() {
     'sizing (docs/deploy.md):',
     `  one worker: ${one.rate.toFixed(0)} rewards/s; fastest here: W = ${best.workers}, ${best.rate.toFixed(0)} rewards/s (${(best.rate / one.rate).toFixed(2)}x) on ${CORES} cores`,
     `  CPU cost: one CPU-second per ${perCpu.toFixed(0)} rewards (median over W, server tree); the HTTP process takes ${(100 * mainShare).toFixed(0)}% of it,`,
-    `  so one replica's HTTP process saturates one core near ${mainCeiling.toFixed(0)} rewards/s whatever --workers is: scale past that with replicas`,
+    `  so one replica's HTTP process saturates one core near ${mainCeiling.toFixed(0)} rewards/s whatever --workers is, its workers then keeping about ${((1 - mainShare) / mainShare).toFixed(1)} more cores busy: scale past that with replicas`,
     `  cores for a step = completions per step / (${perCpu.toFixed(0)} x seconds the step may spend on rewards)`,
     `  e.g. SQL-R1, 64 completions per step: ${(64 / perCpu).toFixed(2)} CPU-s; Arctic, 256 x 16 = 4096 per step: ${(4096 / perCpu).toFixed(1)} CPU-s (${Math.ceil(4096 / (perCpu * 2))} core(s) to finish in 2 s)`,
   );
