@@ -1,5 +1,5 @@
-// Dataset loaders: Spider, BIRD, a generic JSONL, and the bundled sample. Each returns Examples in
-// dataset order; a missing database file is not an error here (callers decide: evaluation reports
+// Dataset loaders: Spider, BIRD, SynSQL-2.5M, a generic JSONL, and the bundled sample. Each returns
+// Examples in dataset order; a missing database file is not an error here (callers decide: evaluation reports
 // it or skips it), but a missing question file is, with the flag that fixes it.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,8 +8,9 @@ import { asRecords, dbPathFor, readJson, str } from './files.js';
 import { loadJsonl } from './jsonl.js';
 import { buildSampleDataset } from './sample.js';
 import { loadSynth } from './synth.js';
+import { loadSynsql } from './synsql.js';
 
-export const DATASETS = ['spider', 'bird', 'jsonl', 'sample', 'builtin'] as const;
+export const DATASETS = ['spider', 'bird', 'synsql', 'jsonl', 'sample', 'builtin'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 export interface DatasetOptions {
@@ -20,10 +21,20 @@ export interface DatasetOptions {
   split?: string;
   /** jsonl file. */
   file?: string;
-  /** Where the SQLite files live; defaults per dataset (Spider: DIR/database, BIRD: DIR/<split>_databases). */
+  /** Where the SQLite files live; defaults per dataset (Spider: DIR/database, BIRD: DIR/<split>_databases, SynSQL: DIR/databases). */
   dbDir?: string;
+  /** SynSQL only (its file is ~9 GB): stop reading after this many examples. Other loaders read all; callers slice. */
+  limit?: number;
+  /** SynSQL only: keep these `sql_complexity` values. */
+  complexity?: string[];
 }
 
+/**
+ * Spider's `<split>.json`; the train split is `train_spider.json` followed by `train_others.json` (when
+ * present), as the official release splits it. Ids are positional over that concatenation:
+ * `spider-train-0000`..`spider-train-6999` are train_spider.json's 7000 records and `spider-train-7000`
+ * onwards train_others.json's, so an outside script building the same ids counts the same way.
+ */
 export function loadSpider(dataDir: string, split = 'dev', dbDir?: string): Example[] {
   const files = split === 'train' ? ['train_spider.json', 'train_others.json'] : [`${split}.json`];
   const db = resolve(dbDir ?? join(dataDir, 'database'));
@@ -77,6 +88,15 @@ export function loadDataset(opts: DatasetOptions): Example[] {
     case 'bird':
       if (!opts.dataDir) throw new Error('--data-dir is required for --dataset bird (the folder holding dev.json and dev_databases/)');
       return loadBird(opts.dataDir, opts.split, opts.dbDir);
+    case 'synsql': {
+      const source = opts.file ?? opts.dataDir;
+      if (!source) throw new Error('--data-dir is required for --dataset synsql (the SynSQL-2.5M folder holding data.json and databases/), or --file with a JSON/JSONL subset');
+      return loadSynsql(source, {
+        ...(opts.dbDir ? { dbDir: opts.dbDir } : opts.file && opts.dataDir ? { dbDir: join(opts.dataDir, 'databases') } : {}),
+        ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+        ...(opts.complexity ? { complexity: opts.complexity } : {}),
+      });
+    }
     case 'jsonl': {
       const file = opts.file ?? opts.dataDir;
       if (!file) throw new Error('--file is required for --dataset jsonl (a .jsonl file of {question, db_id|db_path, sql})');

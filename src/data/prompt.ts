@@ -75,7 +75,8 @@ export function promptMessages(example: Example, opts: PromptOptions, schema: Db
   const question = example.evidence ? `${example.evidence}\n${example.question}` : example.question;
   switch (opts.template) {
     case 'compact':
-      return [{ role: 'user', content: `${schemaCompact(schema)}\n-- ${question}` }];
+      // Every line a SQL comment, evidence included, so the prompt reads as one SQL script.
+      return [{ role: 'user', content: `${schemaCompact(schema)}\n${question.split('\n').map((l) => `-- ${l}`).join('\n')}` }];
     case 'plain':
       return [{ role: 'user', content: OMNISQL(schemaDdl(schema, opts.samples ?? 2), question, []) }];
     case 'think':

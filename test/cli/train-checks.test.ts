@@ -31,7 +31,7 @@ function metrics(dir: string): Record<string, unknown>[] {
 test('refused before anything is written, one line naming the fix: a template the reward cannot read, prompts too long, micro-batches that do not divide the batch', async () => {
   const cases: [string[], RegExp][] = [
     [['--template', 'plain', '--reward', 'sql-r1'], /^sqlrl: --template plain asks for answers that reward 'sql-r1' cannot score .* use --template think/],
-    [['--template', 'compact', '--max-prompt-length', '30'], /prompts are longer than --max-prompt-length 30 tokens .*--long-prompts drop/],
+    [['--template', 'compact', '--max-prompt-length', '30'], /prompts exceed --max-prompt-length 30 \(longest \d+ tokens\).*--long-prompts drop/],
     [['--template', 'compact', '--gradient-accumulation-steps', '3'], /gradientAccumulationSteps: batch-size 2 does not split into 3 micro-batches/],
   ];
   for (const [extra, msg] of cases) {

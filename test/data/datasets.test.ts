@@ -101,3 +101,24 @@ test('the bundled sample builds its databases once into the cache and every gold
     rmSync(cache, { recursive: true, force: true });
   }
 });
+
+test('Spider train: train_spider.json then train_others.json, ids positional across both files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlrl-spider-train-'));
+  try {
+    writeFileSync(join(dir, 'train_spider.json'), JSON.stringify([
+      { db_id: 'a', question: 'q0', query: 'SELECT 0' },
+      { db_id: 'a', question: 'q1', query: 'SELECT 1' },
+    ]));
+    writeFileSync(join(dir, 'train_others.json'), JSON.stringify([{ db_id: 'b', question: 'q2', query: 'SELECT 2' }]));
+    const ex = loadSpider(dir, 'train');
+    assert.deepEqual(ex.map((e) => [e.id, e.index, e.dbId, e.goldSql]), [
+      ['spider-train-0000', 0, 'a', 'SELECT 0'],
+      ['spider-train-0001', 1, 'a', 'SELECT 1'],
+      ['spider-train-0002', 2, 'b', 'SELECT 2'],
+    ]);
+    rmSync(join(dir, 'train_others.json'));
+    assert.deepEqual(loadSpider(dir, 'train').map((e) => e.id), ['spider-train-0000', 'spider-train-0001'], 'train_others.json is optional');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -50,7 +50,7 @@ test('the held-out split follows the dataset: dev for Spider and BIRD, heldout f
 
 test('prompts longer than the limit are never cut: refused naming the options, or dropped and counted', () => {
   const lengths = [10, 50, 20, 70];
-  assert.throws(() => fitPrompts(lengths, (n) => n, 40, 'error'), (e: Error) => e instanceof UsageError && /2 of 4 prompts are longer than --max-prompt-length 40 tokens \(the longest has 70\).*--template compact.*--long-prompts drop/.test(e.message));
+  assert.throws(() => fitPrompts(lengths, (n) => n, 40, 'error'), (e: Error) => e instanceof UsageError && /2 of 4 prompts exceed --max-prompt-length 40 \(longest 70 tokens\).*--template compact.*--long-prompts drop/.test(e.message));
   assert.deepEqual(fitPrompts(lengths, (n) => n, 40, 'drop'), { kept: [10, 20], dropped: [50, 70], longest: 70 });
   assert.deepEqual(fitPrompts(lengths, (n) => n, 70, 'error'), { kept: lengths, dropped: [], longest: 70 });
 });

@@ -5,6 +5,7 @@ import { register as dashboard } from './dashboard.js';
 import { register as demo } from './demo.js';
 import { register as evaluate } from './eval.js';
 import { register as merge } from './merge.js';
+import { register as prepare } from './prepare.js';
 import { register as serve } from './serve.js';
 import { register as serveModel } from './serve-model.js';
 import { register as train } from './train.js';
@@ -17,6 +18,7 @@ export const commands: RegisterCommand[] = [
   demo,
   evaluate,
   merge,
+  prepare,
   serve,
   serveModel,
   train,

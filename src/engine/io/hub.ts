@@ -78,6 +78,18 @@ async function fetchFile(url: string, dest: string, opts: HubOptions, optional: 
   return true;
 }
 
+/** Fetches only the tokenizer of `ORG/NAME[@rev]` (tokenizer.json, tokenizer_config.json) into the model's cache folder, for counting prompt tokens without the weights. */
+export async function downloadHubTokenizer(spec: string, opts: HubOptions = {}): Promise<string> {
+  const { repo, revision } = parseRepo(spec);
+  const hub = (opts.hubUrl ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/$/, '');
+  const dir = join(hubCacheDir(opts), repo.replace('/', '--'), revision);
+  mkdirSync(dir, { recursive: true });
+  const url = (f: string) => `${hub}/${repo}/resolve/${encodeURIComponent(revision)}/${f}`;
+  await fetchFile(url('tokenizer.json'), join(dir, 'tokenizer.json'), opts, false, null);
+  await fetchFile(url('tokenizer_config.json'), join(dir, 'tokenizer_config.json'), opts, true, null);
+  return dir;
+}
+
 /** Fetches config, tokenizer and weights of `ORG/NAME[@rev]`; returns the local folder. */
 export async function downloadHubModel(spec: string, opts: HubOptions = {}): Promise<string> {
   const { repo, revision } = parseRepo(spec);

@@ -6,10 +6,11 @@
 //
 // FlashAttention's idea on a CPU: queries go in blocks, scores are formed block by block with GEMMs and
 // never kept; the forward keeps only each row's log-sum-exp, and the backward recomputes the
-// probabilities from it. q/out/dq are [rows, H·d]; keys/values are views of rows of G·d floats; head h
-// reads key/value group ⌊h / (H/G)⌋. Scores are scaled by 1/√d.
+// probabilities from it. The H/G query heads that share a key/value head are stacked into one matrix
+// (rows × heads), so each key block is multiplied once per KV head, not once per query head.
+// q/out/dq are [rows, H·d]; keys/values are views of rows of G·d floats; scores are scaled by 1/√d.
 import type { Arena } from '../arena.js';
-import { sgemm } from '../blas.js';
+import { sgemm, sgemmJs, type LeadingDims } from '../blas.js';
 import { fastExp } from '../math.js';
 
 /** Rows of G·d floats; row 0 is the first key. Gradients accumulate into dk/dv in the backward. */
@@ -43,8 +44,15 @@ export interface AttnShape {
   d: number;
 }
 
-/** Query rows per block: bounds the score buffers to BLOCK × keys floats. */
+/** Query rows per block: bounds the score buffers to BLOCK × (H/G) × keys floats. */
 const BLOCK = 64;
+/** Products below this many multiply-adds run in TypeScript: a library call costs more than they do. */
+const SMALL = 32 * 1024;
+
+function mm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array, ld: LeadingDims): void {
+  if (m * n * k < SMALL) sgemmJs(transA, transB, m, n, k, alpha, a, b, beta, c, ld.lda ?? (transA ? m : k), ld.ldb ?? (transB ? k : n), ld.ldc ?? n);
+  else sgemm(transA, transB, m, n, k, alpha, a, b, beta, c, ld);
+}
 
 interface Chunk {
   seg: AttnSegment;
@@ -74,6 +82,17 @@ function* blocks(group: AttnGroup): Generator<{ b0: number; b1: number; chunks: 
   }
 }
 
+/** The rows [b0, b1) of the heads of KV head g, stacked: row (r, j) of dst is head g·rep + j of row r. */
+function gatherHeads(dst: Float32Array, src: Float32Array, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
+  const w = rep * d;
+  for (let r = b0; r < b1; r++) dst.set(src.subarray(r * Hd + g * w, r * Hd + g * w + w), (r - b0) * w);
+}
+
+function scatterHeads(dst: Float32Array, src: Float32Array, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
+  const w = rep * d;
+  for (let r = b0; r < b1; r++) dst.set(src.subarray((r - b0) * w, (r - b0 + 1) * w), r * Hd + g * w);
+}
+
 /** out = softmax(q·kᵀ/√d, causal, with prefixes)·v; lse [rows, H] receives each row's log-sum-exp. */
 export function attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, groups: AttnGroup[], s: AttnShape, arena: Arena): void {
   const { H, G, d } = s;
@@ -84,21 +103,25 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
   for (const group of groups) {
     const np = group.np;
     const pre = group.prefix;
-    for (let h = 0; h < H; h++) {
-      const g = Math.floor(h / rep);
+    for (let g = 0; g < G; g++) {
       for (const { b0, b1, chunks } of blocks(group)) {
-        const nb = b1 - b0;
+        const nb = (b1 - b0) * rep;
+        const qg = arena.take('attn.qg', nb * d);
+        const og = arena.take('attn.og', nb * d);
+        gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
         const spre = np > 0 ? arena.take('attn.spre', nb * np) : null;
-        if (spre) sgemm(false, true, nb, np, d, scale, q.subarray(b0 * Hd + h * d), pre!.k.subarray(g * d), 0, spre, { lda: Hd, ldb: Gd, ldc: np });
+        if (spre) mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
         for (const ch of chunks) {
-          const m = ch.c1 - ch.c0;
+          const m = (ch.c1 - ch.c0) * rep;
           const kmax = ch.kmax;
+          const qc = qg.subarray((ch.c0 - b0) * rep * d);
           const sown = arena.take('attn.sown', m * kmax);
-          sgemm(false, true, m, kmax, d, scale, q.subarray(ch.c0 * Hd + h * d), ch.seg.keys.k.subarray(g * d), 0, sown, { lda: Hd, ldb: Gd, ldc: kmax });
-          for (let i = ch.c0; i < ch.c1; i++) {
-            const vis = ch.off + (i - ch.seg.q0) + 1;
-            const orow = (i - ch.c0) * kmax;
-            const prow = (i - b0) * np;
+          mm(false, true, m, kmax, d, scale, qc, ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
+          for (let i = 0; i < m; i++) {
+            const r = ch.c0 + Math.floor(i / rep);
+            const vis = ch.off + (r - ch.seg.q0) + 1;
+            const orow = i * kmax;
+            const prow = ((ch.c0 - b0) * rep + i) * np;
             let max = -Infinity;
             for (let j = 0; j < vis; j++) if (sown[orow + j]! > max) max = sown[orow + j]!;
             if (spre) for (let j = 0; j < np; j++) if (spre[prow + j]! > max) max = spre[prow + j]!;
@@ -118,11 +141,12 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             for (let j = 0; j < vis; j++) sown[orow + j]! *= inv;
             for (let j = vis; j < kmax; j++) sown[orow + j] = 0;
             if (spre) for (let j = 0; j < np; j++) spre[prow + j]! *= inv;
-            lse[i * H + h] = max + Math.log(sum);
+            lse[r * H + g * rep + (i % rep)] = max + Math.log(sum);
           }
-          sgemm(false, false, m, d, kmax, 1, sown, ch.seg.keys.v.subarray(g * d), 0, out.subarray(ch.c0 * Hd + h * d), { lda: kmax, ldb: Gd, ldc: Hd });
+          mm(false, false, m, d, kmax, 1, sown, ch.seg.keys.v.subarray(g * d), 0, og.subarray((ch.c0 - b0) * rep * d), { ldb: Gd });
         }
-        if (spre) sgemm(false, false, nb, d, np, 1, spre, pre!.v.subarray(g * d), 1, out.subarray(b0 * Hd + h * d), { lda: np, ldb: Gd, ldc: Hd });
+        if (spre) mm(false, false, nb, d, np, 1, spre, pre!.v.subarray(g * d), 1, og, { ldb: Gd });
+        scatterHeads(out, og, b0, b1, g, rep, Hd, d);
       }
     }
   }
@@ -141,35 +165,35 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
   for (const group of groups) {
     const np = group.np;
     const pre = group.prefix;
-    const first = group.segs[0]!;
-    const last = group.segs[group.segs.length - 1]!;
-    const r0 = first.q0;
-    const rN = last.q0 + last.nq;
-    // D_i = rowsum(dout ⊙ out) per row and head: the softmax backward's correction term
-    const D = arena.take('attn.D', (rN - r0) * H);
-    for (let i = r0; i < rN; i++)
-      for (let h = 0; h < H; h++) {
-        let acc = 0;
-        const o = i * Hd + h * d;
-        for (let t = 0; t < d; t++) acc += dout[o + t]! * out[o + t]!;
-        D[(i - r0) * H + h] = acc;
-      }
-    dq.fill(0, r0 * Hd, rN * Hd);
-    for (let h = 0; h < H; h++) {
-      const g = Math.floor(h / rep);
+    for (let g = 0; g < G; g++) {
       for (const { b0, b1, chunks } of blocks(group)) {
-        const nb = b1 - b0;
+        const nb = (b1 - b0) * rep;
+        const qg = arena.take('attn.qg', nb * d);
+        const dog = arena.take('attn.dog', nb * d);
+        const dqg = arena.take('attn.dqg', nb * d);
+        const og = arena.take('attn.og', nb * d);
+        gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
+        gatherHeads(dog, dout, b0, b1, g, rep, Hd, d);
+        gatherHeads(og, out, b0, b1, g, rep, Hd, d);
+        // D_i = rowsum(dout ⊙ out): the softmax backward's correction term, per stacked row
+        const D = arena.take('attn.D', nb);
+        for (let i = 0; i < nb; i++) {
+          let acc = 0;
+          for (let t = 0; t < d; t++) acc += dog[i * d + t]! * og[i * d + t]!;
+          D[i] = acc;
+        }
+        const lseOf = (i: number) => lse[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)]!;
         let ppre: Float32Array | null = null;
         let dspre: Float32Array | null = null;
         if (np > 0) {
           ppre = arena.take('attn.ppre', nb * np);
           dspre = arena.take('attn.dspre', nb * np);
-          sgemm(false, true, nb, np, d, scale, q.subarray(b0 * Hd + h * d), pre!.k.subarray(g * d), 0, ppre, { lda: Hd, ldb: Gd, ldc: np });
-          sgemm(false, true, nb, np, d, 1, dout.subarray(b0 * Hd + h * d), pre!.v.subarray(g * d), 0, dspre, { lda: Hd, ldb: Gd, ldc: np });
-          for (let i = b0; i < b1; i++) {
-            const l = lse[i * H + h]!;
-            const Di = D[(i - r0) * H + h]!;
-            const row = (i - b0) * np;
+          mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
+          mm(false, true, nb, np, d, 1, dog, pre!.v.subarray(g * d), 0, dspre, { ldb: Gd });
+          for (let i = 0; i < nb; i++) {
+            const l = lseOf(i);
+            const Di = D[i]!;
+            const row = i * np;
             for (let j = 0; j < np; j++) {
               const p = fastExp(ppre[row + j]! - l);
               ppre[row + j] = p;
@@ -178,20 +202,22 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           }
         }
         for (const ch of chunks) {
-          const m = ch.c1 - ch.c0;
+          const m = (ch.c1 - ch.c0) * rep;
           const kmax = ch.kmax;
           const keys = ch.seg.keys;
+          const at = (ch.c0 - b0) * rep;
+          const qc = qg.subarray(at * d);
+          const doc = dog.subarray(at * d);
           const pown = arena.take('attn.pown', m * kmax);
           const dsown = arena.take('attn.dsown', m * kmax);
-          const qc = q.subarray(ch.c0 * Hd + h * d);
-          const doc = dout.subarray(ch.c0 * Hd + h * d);
-          sgemm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { lda: Hd, ldb: Gd, ldc: kmax });
-          sgemm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { lda: Hd, ldb: Gd, ldc: kmax });
-          for (let i = ch.c0; i < ch.c1; i++) {
-            const vis = ch.off + (i - ch.seg.q0) + 1;
-            const l = lse[i * H + h]!;
-            const Di = D[(i - r0) * H + h]!;
-            const row = (i - ch.c0) * kmax;
+          mm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
+          mm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
+          for (let i = 0; i < m; i++) {
+            const r = ch.c0 + Math.floor(i / rep);
+            const vis = ch.off + (r - ch.seg.q0) + 1;
+            const l = lseOf(at + i);
+            const Di = D[at + i]!;
+            const row = i * kmax;
             for (let j = 0; j < vis; j++) {
               const p = fastExp(pown[row + j]! - l);
               pown[row + j] = p;
@@ -202,17 +228,17 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
               dsown[row + j] = 0;
             }
           }
-          // out = P·V: dV += Pᵀ·dout; S = q·kᵀ/√d: dK += dSᵀ·q/√d, dq += dS·K/√d
-          sgemm(true, false, kmax, d, m, 1, pown, doc, 1, keys.dv!.subarray(g * d), { lda: kmax, ldb: Hd, ldc: Gd });
-          sgemm(true, false, kmax, d, m, scale, dsown, qc, 1, keys.dk!.subarray(g * d), { lda: kmax, ldb: Hd, ldc: Gd });
-          sgemm(false, false, m, d, kmax, scale, dsown, keys.k.subarray(g * d), 1, dq.subarray(ch.c0 * Hd + h * d), { lda: kmax, ldb: Gd, ldc: Hd });
+          // out = P·V: dV += Pᵀ·dout; S = q·kᵀ/√d: dK += dSᵀ·q/√d, dq = dS·K/√d
+          mm(true, false, kmax, d, m, 1, pown, doc, 1, keys.dv!.subarray(g * d), { ldc: Gd });
+          mm(true, false, kmax, d, m, scale, dsown, qc, 1, keys.dk!.subarray(g * d), { ldc: Gd });
+          mm(false, false, m, d, kmax, scale, dsown, keys.k.subarray(g * d), 0, dqg.subarray(at * d), { ldb: Gd });
         }
         if (ppre && dspre) {
-          const qb = q.subarray(b0 * Hd + h * d);
-          sgemm(true, false, np, d, nb, 1, ppre, dout.subarray(b0 * Hd + h * d), 1, pre!.dv!.subarray(g * d), { lda: np, ldb: Hd, ldc: Gd });
-          sgemm(true, false, np, d, nb, scale, dspre, qb, 1, pre!.dk!.subarray(g * d), { lda: np, ldb: Hd, ldc: Gd });
-          sgemm(false, false, nb, d, np, scale, dspre, pre!.k.subarray(g * d), 1, dq.subarray(b0 * Hd + h * d), { lda: np, ldb: Gd, ldc: Hd });
+          mm(true, false, np, d, nb, 1, ppre, dog, 1, pre!.dv!.subarray(g * d), { ldc: Gd });
+          mm(true, false, np, d, nb, scale, dspre, qg, 1, pre!.dk!.subarray(g * d), { ldc: Gd });
+          mm(false, false, nb, d, np, scale, dspre, pre!.k.subarray(g * d), 1, dqg, { ldb: Gd });
         }
+        scatterHeads(dq, dqg, b0, b1, g, rep, Hd, d);
       }
     }
   }
