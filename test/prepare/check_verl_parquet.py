@@ -29,8 +29,7 @@ def main():
         gold = json.loads(gt)["gold_sql"]
         right = sqlrl_rewards.compute_score(row["data_source"], think_answer(gold), gt, row["extra_info"], url=url)
         wrong = sqlrl_rewards.compute_score(row["data_source"], think_answer("SELECT -123456789"), gt, row["extra_info"], url=url)
-        acc = lambda out: out["acc"] if "acc" in out else (1.0 if out["status"] == "match" else 0.0)  # noqa: E731 (`acc` arrives with issue 15's adapter)
-        scored.append({"example_id": row["extra_info"]["example_id"], "right": [right["score"], acc(right)], "wrong": [wrong["score"], acc(wrong)]})
+        scored.append({"example_id": row["extra_info"]["example_id"], "right": [right["score"], right["acc"]], "wrong": [wrong["score"], wrong["acc"]]})
     print(json.dumps({
         "num_rows": table.num_rows,
         "columns": table.column_names,
