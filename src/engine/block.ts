@@ -3,7 +3,7 @@
 // whose prompts were computed earlier); the backward always covers every row of the batch.
 import type { Arena } from './arena.js';
 import type { ModelConfig } from './config.js';
-import { attentionBackward, attentionForward, type AttnGroup } from './ops/attention.js';
+import { attentionBackward, attentionForward, type AttnGroup, type ProbTape } from './ops/attention.js';
 import { linearBackward, linearForward, type AdapterMode, type Linear } from './ops/linear.js';
 import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm.js';
 import { ropeBackward, ropeForward, type RopeTable } from './ops/rope.js';
@@ -88,11 +88,15 @@ function linMode(mode: AdapterMode, li: number, j: number): AdapterMode {
   return mode.dropSeed === null ? mode : { on: mode.on, dropSeed: (mode.dropSeed ^ Math.imul(li * 8 + j + 1, 0x85ebca6b)) >>> 0 };
 }
 
-/**
- * xOut[r0:r1] = layer(xIn)[r0:r1]. `kvSink` sees the rows' keys (after RoPE) and values before attention
- * (a decode step writes them into its cache there).
- */
-export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Float32Array, acts: LayerActs, r0: number, r1: number, attn: AttnGroup[], mode: AdapterMode, ctx: BlockContext, kvSink?: (k: Float32Array, v: Float32Array) => void): void {
+export interface BlockExtras {
+  /** Sees the rows' keys (after RoPE) and values before attention (a decode step writes its cache there). */
+  kvSink?: (k: Float32Array, v: Float32Array) => void;
+  /** Keeps the attention probabilities for the backward that follows (see ProbTape). */
+  tape?: ProbTape;
+}
+
+/** xOut[r0:r1] = layer(xIn)[r0:r1]. */
+export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Float32Array, acts: LayerActs, r0: number, r1: number, attn: AttnGroup[], mode: AdapterMode, ctx: BlockContext, extras: BlockExtras = {}): void {
   const c = ctx.config;
   const C = c.hiddenSize;
   const Hd = c.numHeads * c.headDim;
@@ -117,8 +121,8 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
   lin('v_proj', 2, xn, v);
   ropeForward(q, T, c.numHeads, ctx.rope, pos);
   ropeForward(k, T, c.numKvHeads, ctx.rope, pos);
-  kvSink?.(k, v);
-  attentionForward(acts.attn, acts.lse, acts.q, attn, { H: c.numHeads, G: c.numKvHeads, d: c.headDim }, arena);
+  extras.kvSink?.(k, v);
+  attentionForward(acts.attn, acts.lse, acts.q, attn, { H: c.numHeads, G: c.numKvHeads, d: c.headDim }, arena, extras.tape);
   const o = arena.take('block.o', T * C);
   lin('o_proj', 3, rowsOf(acts.attn, Hd, r0, r1), o);
   const x2 = rowsOf(acts.x2, C, r0, r1);
@@ -138,9 +142,10 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
 
 /**
  * Backward of the layer over every row: dx holds ∂L/∂(layer output) on entry and ∂L/∂(layer input) on
- * return. Parameter gradients accumulate. `attn` is the layout with dk/dv views into `dk`/`dv`.
+ * return. Parameter gradients accumulate. `attn` is the layout with dk/dv views into `dk`/`dv`; `tape`,
+ * the attention probabilities its forward kept (read from the start).
  */
-export function blockBackward(L: Layer, li: number, dx: Float32Array, acts: LayerActs, rows: number, attn: AttnGroup[], dk: Float32Array, dv: Float32Array, mode: AdapterMode, ctx: BlockContext): void {
+export function blockBackward(L: Layer, li: number, dx: Float32Array, acts: LayerActs, rows: number, attn: AttnGroup[], dk: Float32Array, dv: Float32Array, mode: AdapterMode, ctx: BlockContext, tape?: ProbTape): void {
   const c = ctx.config;
   const C = c.hiddenSize;
   const Hd = c.numHeads * c.headDim;
@@ -168,7 +173,8 @@ export function blockBackward(L: Layer, li: number, dx: Float32Array, acts: Laye
   const dq = arena.take('bwd.dq', T * Hd);
   dk.fill(0);
   dv.fill(0);
-  attentionBackward(dq, dattn, acts.q, acts.attn, acts.lse, attn, { H: c.numHeads, G: c.numKvHeads, d: c.headDim }, arena);
+  if (tape) tape.used = 0;
+  attentionBackward(dq, dattn, acts.q, acts.attn, acts.lse, attn, { H: c.numHeads, G: c.numKvHeads, d: c.headDim }, arena, tape);
   ropeBackward(dq, T, c.numHeads, ctx.rope, ctx.pos);
   ropeBackward(dk, T, c.numKvHeads, ctx.rope, ctx.pos);
   const dxn = arena.zeros('bwd.dxn', T * C);

@@ -12,7 +12,7 @@ import { attentionLayout, packGroups, type Batch, type GroupInput } from './batc
 import { allocActs, blockBackward, blockForward, LINEAR_NAMES, type Layer, type LayerActs, type LinearName } from './block.js';
 import type { ModelConfig, Tensor } from './config.js';
 import { sgemm } from './blas.js';
-import type { AttnGroup, KvView } from './ops/attention.js';
+import { probTapeSize, type AttnGroup, type KvView, type ProbTape } from './ops/attention.js';
 import { embeddingBackward, embeddingForward } from './ops/embedding.js';
 import type { AdapterMode, Linear, Param } from './ops/linear.js';
 import { tokenLogprobsBackward, tokenLogprobsForward } from './ops/logprobs.js';
@@ -36,6 +36,9 @@ export interface PrefixState {
 }
 
 export type Keep = 'none' | 'inputs' | 'all';
+
+/** Largest attention-probability tape a recomputed layer keeps for its backward (else they are recomputed). */
+const PROB_TAPE_BYTES = 256 * 2 ** 20;
 
 export interface ForwardOptions {
   adapter: boolean;
@@ -292,6 +295,7 @@ export class CausalLM {
     for (let li = this.layers.length - 1; li >= 0; li--) {
       const L = this.layers[li]!;
       let acts: LayerActs;
+      let probs: ProbTape | undefined;
       if (tape.keep === 'all') acts = tape.acts[li]!;
       else {
         // recompute this layer's activations from its input rows (gradient checkpointing)
@@ -301,10 +305,13 @@ export class CausalLM {
         if (tape.prefixes) tape.batch.groups.forEach((grp, gi) => xin.set(tape.prefixes![gi]!.x![li]!, grp.promptRow * C));
         acts = allocActs((n, size) => a.take(`act.${n}`, size), rows, c, L, xin);
         const fwdLayout = attentionLayout(batch, Gd, acts.k, acts.v);
-        blockForward(L, li, xin, a.take('bwd.xout', rows * C), acts, 0, rows, fwdLayout, tape.mode, ctx);
+        // the recomputed forward keeps its attention probabilities for this layer's backward, when they fit
+        const n = probTapeSize(fwdLayout, { H: c.numHeads, G: c.numKvHeads, d: c.headDim });
+        if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: a.take('bwd.probs', n), used: 0 };
+        blockForward(L, li, xin, a.take('bwd.xout', rows * C), acts, 0, rows, fwdLayout, tape.mode, ctx, probs ? { tape: probs } : {});
       }
       const layout = attentionLayout(batch, Gd, acts.k, acts.v, dk, dv);
-      blockBackward(L, li, dx, acts, rows, layout, dk, dv, tape.mode, ctx);
+      blockBackward(L, li, dx, acts, rows, layout, dk, dv, tape.mode, ctx, probs);
     }
     if (this.embedGrad) embeddingBackward(this.embedGrad, dx, batch.tokens, rows, C);
   }
@@ -390,11 +397,12 @@ export class CausalLM {
         else layout.push({ prefix: { k: s.prefix.k[li]!, v: s.prefix.v[li]! }, np: s.prefix.prompt.length, segs: [seg] });
       });
       const xOut = a.take(li % 2 ? 'dec.xa' : 'dec.xb', B * C);
-      blockForward(L, li, x, xOut, acts, 0, B, layout, mode, ctx, (k, v) => {
-        seqs.forEach((s, b) => {
-          kc.set(k.subarray(b * Gd, (b + 1) * Gd), s.slot * slotRows + s.t * Gd);
-          vc.set(v.subarray(b * Gd, (b + 1) * Gd), s.slot * slotRows + s.t * Gd);
-        });
+      blockForward(L, li, x, xOut, acts, 0, B, layout, mode, ctx, {
+        kvSink: (k, v) =>
+          seqs.forEach((s, b) => {
+            kc.set(k.subarray(b * Gd, (b + 1) * Gd), s.slot * slotRows + s.t * Gd);
+            vc.set(v.subarray(b * Gd, (b + 1) * Gd), s.slot * slotRows + s.t * Gd);
+          }),
       });
       x = xOut;
     }

@@ -12,6 +12,9 @@ export interface TokenChoice {
   entropy: number;
 }
 
+/** Reused across calls: a vocabulary-sized buffer per token would be most of sampling's garbage. */
+let scratch = new Float64Array(0);
+
 export function chooseToken(logits: Float32Array, opts: { temperature: number; topP?: number; topK?: number }, random: () => number): TokenChoice {
   const V = logits.length;
   const tau = opts.temperature > 0 ? opts.temperature : 1;
@@ -24,7 +27,8 @@ export function chooseToken(logits: Float32Array, opts: { temperature: number; t
     }
   let sum = 0;
   let zp = 0;
-  const probs = new Float64Array(V);
+  if (scratch.length < V) scratch = new Float64Array(V);
+  const probs = scratch;
   for (let j = 0; j < V; j++) {
     const z = (logits[j]! - max) / tau;
     const e = fastExp(z);

@@ -93,8 +93,33 @@ function scatterHeads(dst: Float32Array, src: Float32Array, b0: number, b1: numb
   for (let r = b0; r < b1; r++) dst.set(src.subarray((r - b0) * w, (r - b0 + 1) * w), r * Hd + g * w);
 }
 
-/** out = softmax(q·kᵀ/√d, causal, with prefixes)·v; lse [rows, H] receives each row's log-sum-exp. */
-export function attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, groups: AttnGroup[], s: AttnShape, arena: Arena): void {
+/**
+ * Where a forward may leave its probabilities for the backward that follows (a layer recomputed for its
+ * backward: the scores and their exponentials are then not formed twice). Blocks are written and read in
+ * the same order; `used` is the cursor.
+ */
+export interface ProbTape {
+  buf: Float32Array;
+  used: number;
+}
+
+/** Floats a ProbTape needs for these groups: every block's prefix and own probabilities. */
+export function probTapeSize(groups: AttnGroup[], s: AttnShape): number {
+  const rep = s.H / s.G;
+  let n = 0;
+  for (const group of groups)
+    for (const { b0, b1, chunks } of blocks(group)) {
+      n += (b1 - b0) * rep * group.np;
+      for (const ch of chunks) n += (ch.c1 - ch.c0) * rep * ch.kmax;
+    }
+  return n * s.G;
+}
+
+/**
+ * out = softmax(q·kᵀ/√d, causal, with prefixes)·v; lse [rows, H] receives each row's log-sum-exp; with
+ * `tape`, the probabilities are kept for the backward.
+ */
+export function attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, groups: AttnGroup[], s: AttnShape, arena: Arena, tape?: ProbTape): void {
   const { H, G, d } = s;
   const Hd = H * d;
   const Gd = G * d;
@@ -109,13 +134,13 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
         const qg = arena.take('attn.qg', nb * d);
         const og = arena.take('attn.og', nb * d);
         gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
-        const spre = np > 0 ? arena.take('attn.spre', nb * np) : null;
+        const spre = np > 0 ? (tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : arena.take('attn.spre', nb * np)) : null;
         if (spre) mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
         for (const ch of chunks) {
           const m = (ch.c1 - ch.c0) * rep;
           const kmax = ch.kmax;
           const qc = qg.subarray((ch.c0 - b0) * rep * d);
-          const sown = arena.take('attn.sown', m * kmax);
+          const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : arena.take('attn.sown', m * kmax);
           mm(false, true, m, kmax, d, scale, qc, ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
           for (let i = 0; i < m; i++) {
             const r = ch.c0 + Math.floor(i / rep);
@@ -154,9 +179,10 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
 
 /**
  * Gradients of the attention: dq is overwritten for the groups' query rows; dk/dv of the own keys and of
- * the prefixes accumulate (the caller zeroes them once). Probabilities are recomputed from `lse`.
+ * the prefixes accumulate (the caller zeroes them once). Probabilities come from the forward's `tape`
+ * (read from its start), or are recomputed from `lse`.
  */
-export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float32Array, out: Float32Array, lse: Float32Array, groups: AttnGroup[], s: AttnShape, arena: Arena): void {
+export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float32Array, out: Float32Array, lse: Float32Array, groups: AttnGroup[], s: AttnShape, arena: Arena, tape?: ProbTape): void {
   const { H, G, d } = s;
   const Hd = H * d;
   const Gd = G * d;
@@ -186,16 +212,19 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
         let ppre: Float32Array | null = null;
         let dspre: Float32Array | null = null;
         if (np > 0) {
-          ppre = arena.take('attn.ppre', nb * np);
           dspre = arena.take('attn.dspre', nb * np);
-          mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
           mm(false, true, nb, np, d, 1, dog, pre!.v.subarray(g * d), 0, dspre, { ldb: Gd });
+          if (tape) ppre = tape.buf.subarray(tape.used, (tape.used += nb * np));
+          else {
+            ppre = arena.take('attn.ppre', nb * np);
+            mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
+          }
           for (let i = 0; i < nb; i++) {
             const l = lseOf(i);
             const Di = D[i]!;
             const row = i * np;
             for (let j = 0; j < np; j++) {
-              const p = fastExp(ppre[row + j]! - l);
+              const p = tape ? ppre[row + j]! : fastExp(ppre[row + j]! - l);
               ppre[row + j] = p;
               dspre[row + j] = p * (dspre[row + j]! - Di);
             }
@@ -208,9 +237,9 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           const at = (ch.c0 - b0) * rep;
           const qc = qg.subarray(at * d);
           const doc = dog.subarray(at * d);
-          const pown = arena.take('attn.pown', m * kmax);
+          const pown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : arena.take('attn.pown', m * kmax);
           const dsown = arena.take('attn.dsown', m * kmax);
-          mm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
+          if (!tape) mm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
           mm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
           for (let i = 0; i < m; i++) {
             const r = ch.c0 + Math.floor(i / rep);
@@ -219,7 +248,7 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
             const Di = D[at + i]!;
             const row = i * kmax;
             for (let j = 0; j < vis; j++) {
-              const p = fastExp(pown[row + j]! - l);
+              const p = tape ? pown[row + j]! : fastExp(pown[row + j]! - l);
               pown[row + j] = p;
               dsown[row + j] = p * (dsown[row + j]! - Di);
             }
