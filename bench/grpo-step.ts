@@ -7,24 +7,28 @@
 //
 // Each path runs in its own process (so each peak RSS is its own): the grouped engine (each prompt
 // computed once per group, reused from sampling), and the per-sequence path (every completion with its
-// own prompt pass, what the engine did before; CpuPolicy's `perSequence`). With BENCH_TRL=1 (default when
-// a TRL venv can be made), TRL's GRPOTrainer runs the same step on the same weights as a third process.
-import { spawnSync } from 'node:child_process';
+// own prompt pass, what the engine did before; CpuPolicy's `perSequence`), and TRL's GRPOTrainer on the
+// same step and weights (skip with BENCH_TRL=0; the per-sequence path with BENCH_PER_SEQUENCE=0).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../src/data/datasets.js';
 import { promptMessages } from '../src/data/prompt.js';
 import { blasDescription } from '../src/engine/blas.js';
+import { loadModel } from '../src/engine/io/load.js';
+import { saveHfModel } from '../src/engine/io/save.js';
+import { CausalLM } from '../src/engine/model.js';
 import { CpuPolicy } from '../src/engine/policy.js';
 import type { Group } from '../src/interfaces/policy.js';
 import { groupAdvantages, grpoLoss } from '../src/rl/grpo.js';
 import { exampleAt } from '../src/rl/run-dir.js';
 import { measured, selfPeakMiB } from './lib/peak-rss.js';
+import { referencePython } from './lib/venv.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench/out');
 const GGUF = join(ROOT, '.cache/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf');
 const SPIDER = resolve(ROOT, '../shared/data/spider');
+const SMOL_F32 = join(ROOT, '.cache/models/smollm2-f32');
 const K = 8;
 const MAX_NEW = 64;
 const PROMPTS = 2;
@@ -138,31 +142,26 @@ async function main(): Promise<void> {
   log(`  * logprobs: one extra scoring pass over the step's groups (what num_iterations > 1 or beta > 0 adds), not part of this step`);
   log(`  sampled vs recomputed logprobs: max |Δ| ${grouped.maxSampleVsTrainLogprobDiff.toExponential(2)}`);
   log(`  goal: ≤ 20 s per step, ≤ 2048 MiB peak RSS → ${grouped.sampling + grouped.update <= 20 ? 'met' : 'NOT met'} (${(grouped.sampling + grouped.update).toFixed(1)} s), ${grouped.measuredPeakMiB <= 2048 ? 'met' : 'NOT met'} (${grouped.measuredPeakMiB.toFixed(0)} MiB)`);
+  if (!existsSync(join(SMOL_F32, 'model.safetensors'))) {
+    const l = await loadModel(GGUF);
+    saveHfModel(SMOL_F32, new CausalLM(l.config, l.weights), l.tokenizer);
+  }
   const trl = trlStep();
   if (trl) log(trl(grouped.sampling + grouped.update));
   writeFileSync(join(OUT, 'grpo-step.txt'), lines.join('\n') + '\n');
 }
 
-/** TRL's GRPOTrainer on the same step, when a venv with trl/peft can be made; null when not. */
+/** TRL's GRPOTrainer on the same step (same weights in float32, prompts, K, lengths, LoRA), when the reference venv can be made. */
 function trlStep(): ((ours: number) => string) | null {
   if (process.env.BENCH_TRL === '0') return null;
-  const script = join(ROOT, 'bench/ref/trl_grpo_step.py');
-  const venv = join(process.env.SQLRL_CACHE ?? join(process.env.HOME ?? '/tmp', '.cache/sqlrl'), 'bench-trl-venv');
-  const py = join(venv, 'bin/python3');
-  if (!existsSync(py)) {
-    const mk = spawnSync('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv], { stdio: 'inherit' });
-    if (mk.status !== 0) return () => '  TRL: skipped (cannot create a venv with /usr/bin/python3 -m venv)';
-  }
-  const pip = spawnSync(py, ['-m', 'pip', 'install', '-q', 'trl==0.24.0', 'peft', 'transformers', 'datasets', 'accelerate'], { stdio: 'inherit' });
-  if (pip.status !== 0) return () => '  TRL: skipped (pip install trl peft failed: no PyPI?)';
-  const ex = stepExamples();
-  const f32 = join(ROOT, '.cache/models/smollm2-f32');
+  const ref = referencePython();
+  if ('skipped' in ref) return () => `  TRL: skipped (${ref.skipped})`;
   const req = join(OUT, 'trl-step.json');
-  writeFileSync(req, JSON.stringify({ model: f32, gguf: GGUF, examples: ex.map((e) => ({ question: e.question, db_path: e.dbPath, db_id: e.dbId })), k: K, max_new: MAX_NEW }));
-  const r = measured(py, [script, req], { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  writeFileSync(req, JSON.stringify({ model: SMOL_F32, prompts: stepExamples().map((e) => promptMessages(e, { template: 'plain' })), k: K, max_new: MAX_NEW }));
+  const r = measured(ref.python, [join(ROOT, 'bench/ref/trl_grpo_step.py'), req], { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2' } });
   if (r.status !== 0) return () => `  TRL: failed (${r.stderr.trim().split('\n').slice(-1)[0]})`;
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { step_s: number; version: string };
-  return (ours) => `  TRL ${out.version} GRPOTrainer, same step on the same CPU: ${out.step_s.toFixed(1)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB → TRL ÷ sqlrl ${(out.step_s / ours).toFixed(1)}×`;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { step_s: number; trl: string; torch: string };
+  return (ours) => `  TRL ${out.trl} GRPOTrainer (torch ${out.torch}, 2 threads), same step: ${out.step_s.toFixed(1)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB → TRL ÷ sqlrl ${(out.step_s / ours).toFixed(1)}×`;
 }
 
 await main();
