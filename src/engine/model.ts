@@ -325,33 +325,43 @@ export class CausalLM {
 
   /** Runs a prompt once and keeps its keys/values (and, with `keepInputs`, the layer inputs for a later backward). */
   prefill(prompt: ArrayLike<number>, adapter: boolean, keepInputs: boolean): PrefixState {
+    return this.prefillMany([prompt], adapter, keepInputs)[0]!;
+  }
+
+  /** prefill of several prompts as one packed pass (larger products than one prompt at a time). */
+  prefillMany(prompts: ArrayLike<number>[], adapter: boolean, keepInputs: boolean): PrefixState[] {
     const c = this.config;
     const C = c.hiddenSize;
     const Gd = c.numKvHeads * c.headDim;
-    const P = prompt.length;
-    const batch = packGroups([{ prompt, completions: [] }]);
+    const batch = packGroups(prompts.map((prompt) => ({ prompt, completions: [] })));
+    const rows = batch.rows;
     this.checkPositions(batch.pos);
     const ctx = this.ctx(batch);
     const a = this.arena;
-    const k: Float32Array[] = [];
-    const v: Float32Array[] = [];
-    const xs: Float32Array[] = [];
-    let x = a.take('fwd.x0', P * C);
-    embeddingForward(x, this.embed, batch.tokens, P, C, c.vocabSize);
+    const states = batch.groups.map((g, gi) => ({ g, prompt: Int32Array.from(prompts[gi]!), k: [] as Float32Array[], v: [] as Float32Array[], x: [] as Float32Array[] }));
+    let x = a.take('fwd.x0', rows * C);
+    embeddingForward(x, this.embed, batch.tokens, rows, C, c.vocabSize);
     const mode: AdapterMode = { on: adapter, dropSeed: null };
     for (let li = 0; li < this.layers.length; li++) {
       const L = this.layers[li]!;
-      const acts = allocActs((n, size) => a.take(`act.${n}`, size), P, c, L, x);
-      const xOut = a.take(li % 2 ? 'fwd.xa' : 'fwd.xb', P * C);
-      blockForward(L, li, x, xOut, acts, 0, P, attentionLayout(batch, Gd, acts.k, acts.v), mode, ctx);
-      k.push(acts.k.slice());
-      v.push(acts.v.slice());
-      if (keepInputs) xs.push(x.slice());
+      const acts = allocActs((n, size) => a.take(`act.${n}`, size), rows, c, L, x);
+      const xOut = a.take(li % 2 ? 'fwd.xa' : 'fwd.xb', rows * C);
+      blockForward(L, li, x, xOut, acts, 0, rows, attentionLayout(batch, Gd, acts.k, acts.v), mode, ctx);
+      for (const s of states) {
+        const r0 = s.g.promptRow;
+        const r1 = r0 + s.g.promptLen;
+        s.k.push(acts.k.slice(r0 * Gd, r1 * Gd));
+        s.v.push(acts.v.slice(r0 * Gd, r1 * Gd));
+        if (keepInputs) s.x.push(x.slice(r0 * C, r1 * C));
+      }
       x = xOut;
     }
-    const xLast = x.slice((P - 1) * C, P * C);
-    const floats = k.length * 2 * P * Gd + (keepInputs ? xs.length * P * C : 0) + C;
-    return { prompt: Int32Array.from(prompt), adapter, k, v, x: keepInputs ? xs : null, xLast, bytes: floats * 4 };
+    return states.map((s) => {
+      const P = s.g.promptLen;
+      const end = s.g.promptRow + P;
+      const floats = this.layers.length * 2 * P * Gd + (keepInputs ? this.layers.length * P * C : 0) + C;
+      return { prompt: s.prompt, adapter, k: s.k, v: s.v, x: keepInputs ? s.x : null, xLast: x.slice((end - 1) * C, end * C), bytes: floats * 4 };
+    });
   }
 
   /** The final-normed hidden state of a prompt's last row (the first completion token's distribution). */

@@ -117,14 +117,25 @@ export class CpuPolicy implements Policy {
     return this.lora?.dropout ?? 0;
   }
 
-  /** A prompt's prefix under the current weights: from the cache, or computed (and cached when training). */
-  private prefix(prompt: number[], adapter: boolean): PrefixState {
-    const hit = this.prefixes.get(prompt, adapter, this.version);
-    if (hit) return hit;
-    const training = this.params.length > 0 && !this.opts.perSequence;
-    const state = this.model.prefill(prompt, adapter, training && this.dropout === 0);
-    if (training) this.prefixes.put(state, this.version);
-    return state;
+  /** Prompts' prefixes under the current weights: from the cache, or computed in one pass (and cached when training). */
+  private prefixesOf(prompts: number[][], adapter: boolean): PrefixState[] {
+    const out = prompts.map((p) => this.prefixes.get(p, adapter, this.version));
+    const missing = [...new Set(prompts.filter((_, i) => !out[i]).map((p) => p.join(',')))].map((key) => prompts.find((p) => p.join(',') === key)!);
+    if (missing.length) {
+      const training = this.params.length > 0 && !this.opts.perSequence;
+      const keep = training && this.dropout === 0;
+      const made = new Map<string, PrefixState>();
+      // one packed pass per row budget
+      for (const pass of this.passes(missing.map((p) => ({ unit: { prompt: p, completions: [] } })))) {
+        const states = this.model.prefillMany(pass.map((u) => u.unit.prompt), adapter, keep);
+        states.forEach((st) => {
+          made.set(Array.prototype.join.call(st.prompt, ','), st);
+          if (training) this.prefixes.put(st, this.version);
+        });
+      }
+      prompts.forEach((p, i) => (out[i] ??= made.get(p.join(','))!));
+    }
+    return out as PrefixState[];
   }
 
   async sample(requests: SampleRequest[], opts: SampleOptions): Promise<Sample[][]> {
@@ -150,9 +161,13 @@ export class CpuPolicy implements Policy {
     }
     const seqs: Seq[] = [];
     const logits = new Float32Array(V);
+    for (const r of requests) if (r.prompt.length >= maxPos) throw new Error(`prompt of ${r.prompt.length} tokens leaves no room to generate within the ${maxPos} positions this model was set up for`);
+    const prefixes = this.prefixesOf(
+      requests.map((r) => r.prompt),
+      true,
+    );
     requests.forEach((r, gi) => {
-      if (r.prompt.length >= maxPos) throw new Error(`prompt of ${r.prompt.length} tokens leaves no room to generate within the ${maxPos} positions this model was set up for`);
-      const prefix = this.prefix(r.prompt, true);
+      const prefix = prefixes[gi]!;
       const random = rng(r.seed >>> 0);
       const maxNew = Math.min(opts.maxNewTokens, maxPos - r.prompt.length);
       for (let i = 0; i < r.n; i++) seqs.push({ group: gi, slot: seqs.length, prefix, random, maxNew, tokens: [], logprobs: [], entropy: [], finish: 'length' });

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packGroups, type GroupInput } from '../../src/engine/batch.js';
-import { CausalLM, type Keep, type Param } from '../../src/engine/model.js';
+import { CausalLM, type Keep, type Param, type PrefixState } from '../../src/engine/model.js';
 import { attachLora, loadLora, saveLora } from '../../src/engine/lora.js';
 import { loadHfDir } from '../../src/engine/io/load.js';
 import { blasInfo, sgemm, sgemmJs } from '../../src/engine/blas.js';
@@ -138,7 +138,7 @@ for (const kind of ['llama', 'qwen2'] as const) {
       }
     });
 
-  test(`${kind}: decoding two groups as one batch over kept prompts gives the full forward's logprobs`, () => {
+  test(`${kind}: decoding two groups as one batch over prompts prefilled together gives the full forward's logprobs`, () => {
     const c = tinyConfig(kind);
     const m = new CausalLM(c, tinyWeights(c));
     randomizeAdapters(attachLora(m, { r: 2, alpha: 4, dropout: 0, targetModules: [...ALL] }, 3));
@@ -146,8 +146,8 @@ for (const kind of ['llama', 'qwen2'] as const) {
     const p2 = [7, 7, 1];
     const seqs = [[3, 250, 7, 1], [11, 12, 13, 14], [4, 5, 6, 7]];
     const want = m.groupLogprobs([{ prompt: p1, completions: [seqs[0]!, seqs[1]!] }, { prompt: p2, completions: [seqs[2]!] }], { adapter: true, temperature: 1 });
-    const s1 = m.prefill(p1, true, false);
-    const s2 = m.prefill(p2, true, false);
+    // both prompts prefilled in one packed pass
+    const [s1, s2] = m.prefillMany([p1, p2], true, false) as [PrefixState, PrefixState];
     const V = c.vocabSize;
     const logits = new Float32Array(3 * V);
     const lp = (row: Float32Array, t: number) => {
