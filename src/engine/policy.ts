@@ -117,7 +117,10 @@ export class CpuPolicy implements Policy {
     return this.lora?.dropout ?? 0;
   }
 
-  /** Prompts' prefixes under the current weights: from the cache, or computed in one pass (and cached when training). */
+  /**
+   * Prompts' prefixes under the current weights: from the cache, or computed in one pass and cached (an
+   * update, or an evaluation's sampled pass right after its greedy one, reuses them).
+   */
   private prefixesOf(prompts: number[][], adapter: boolean): PrefixState[] {
     const out = prompts.map((p) => this.prefixes.get(p, adapter, this.version));
     const missing = [...new Set(prompts.filter((_, i) => !out[i]).map((p) => p.join(',')))].map((key) => prompts.find((p) => p.join(',') === key)!);
@@ -130,7 +133,7 @@ export class CpuPolicy implements Policy {
         const states = this.model.prefillMany(pass.map((u) => u.unit.prompt), adapter, keep);
         states.forEach((st) => {
           made.set(Array.prototype.join.call(st.prompt, ','), st);
-          if (training) this.prefixes.put(st, this.version);
+          if (!this.opts.perSequence) this.prefixes.put(st, this.version);
         });
       }
       prompts.forEach((p, i) => (out[i] ??= made.get(p.join(','))!));

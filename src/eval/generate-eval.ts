@@ -63,12 +63,10 @@ async function generateCached(
   params: GenerationParams,
   cache: CompletionCache,
   onDone: (done: number) => void,
-  onCached?: (cached: number, total: number) => void,
 ): Promise<string[][]> {
   const keys = requests.map((r) => requestKey(gen.name, r, params));
   const out: (string[] | undefined)[] = keys.map((k) => cache.get(k));
   const todo = requests.map((r, i) => ({ r, i })).filter(({ i }) => !out[i]);
-  onCached?.(requests.length - todo.length, requests.length);
   let done = requests.length - todo.length;
   onDone(done);
   // Batches of the generator's concurrency, each written to the cache before the next starts, so an
@@ -96,7 +94,20 @@ export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<Gene
   const liveIndex = opts.examples.map((ex, i) => (skip.has(ex.dbPath) ? -1 : i)).filter((i) => i >= 0);
 
   const base: Omit<GenerationParams, 'n' | 'temperature'> = { topP: 1, maxTokens: opts.maxTokens, ...(opts.stop ? { stop: opts.stop } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
-  const greedyLive = await generateCached(opts.generator, live, { ...base, n: 1, temperature: 0 }, cache, (d) => opts.onProgress?.('greedy', d, live.length), opts.onCached);
+  const n = opts.n ?? 1;
+  const temperature = opts.temperature ?? 0.8;
+  // Greedy and sampled generations go chunk by chunk, each chunk's sampling right after its greedy pass:
+  // a generator that keeps prompts it has just run (the CPU engine) prefills each prompt once.
+  const chunk = Math.max(8, opts.generator.concurrency ?? 1);
+  const greedyParams: GenerationParams = { ...base, n: 1, temperature: 0 };
+  opts.onCached?.(live.filter((r) => cache.get(requestKey(opts.generator.name, r, greedyParams))).length, live.length);
+  const greedyLive: string[][] = [];
+  const sampledLive: string[][] = [];
+  for (let c0 = 0; c0 < live.length; c0 += chunk) {
+    const part = live.slice(c0, c0 + chunk);
+    greedyLive.push(...(await generateCached(opts.generator, part, greedyParams, cache, (d) => opts.onProgress?.('greedy', c0 + d, live.length))));
+    if (n > 1) sampledLive.push(...(await generateCached(opts.generator, part, { ...base, n, temperature, topP: opts.topP ?? 1 }, cache, (d) => opts.onProgress?.('sample', c0 + d, live.length))));
+  }
   const completions: (string | null)[] = new Array(total).fill(null);
   // Completions are recorded as the whole assistant turn (prefill + generated text): what extraction reads.
   liveIndex.forEach((i, j) => (completions[i] = prefill + (greedyLive[j]![0] ?? '')));
@@ -116,10 +127,8 @@ export async function evaluateGenerator(opts: GenerateEvalOptions): Promise<Gene
     if (completions[i] !== null) e.completion = completions[i]!;
   });
 
-  const n = opts.n ?? 1;
   if (n > 1) {
-    const temperature = opts.temperature ?? 0.8;
-    const sampled = await generateCached(opts.generator, live, { ...base, n, temperature, topP: opts.topP ?? 1 }, cache, (d) => opts.onProgress?.('sample', d, live.length));
+    const sampled = sampledLive;
     let voteCorrect = 0;
     const ks = [1, ...[2, 4, 8, 16, 32].filter((k) => k <= n)].filter((k, i, a) => a.indexOf(k) === i);
     const passSums: Record<string, number> = Object.fromEntries(ks.map((k) => [String(k), 0]));
