@@ -1,0 +1,268 @@
+// The portable GEMM: the WebAssembly SIMD kernel (./assembly/gemm.ts, built by scripts/build-wasm.mjs
+// into dist/engine/wasm/) run on every core through worker threads sharing one WebAssembly.Memory.
+//
+// Operands arrive as Float32Arrays outside wasm memory: each call copies what the kernel reads into a
+// scratch area of the shared memory (one memcpy-speed `set` per operand when its rows are contiguous
+// or nearly so, row by row otherwise) and copies C back; arrays allocated by `portableArray` already
+// live in that memory and are used in place. Large products are split over C's columns (or rows, when
+// C is tall) between this thread and the helpers; small ones stay here, where a hand-off would cost
+// more than the product.
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import { SLOT, type WorkerInit } from './slot.js';
+import { WORKER_SOURCE } from './worker.js';
+
+// dist/engine/wasm/ seen from src/engine/wasm/*.ts (run through tsx) and from dist/engine/wasm/*.js alike
+const BUILD_DIR = new URL('../../../dist/engine/wasm/', import.meta.url);
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; only what is used is committed
+/** Bytes of slack after every operand: the outer-product tile reads up to 7 floats past a row's end. */
+const SLACK = 64;
+/** Below this many multiply-adds a product stays on the calling thread (a hand-off costs ~20-50 µs). */
+export const PARALLEL_MIN_MACS = 1 << 19;
+/** Helper threads wait this long, spinning, for the caller's next product before sleeping. */
+const CALLER_SPIN_MS = 0.2;
+
+interface Kernel {
+  gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
+  transpose(rows: number, cols: number, src: number, lds: number, dst: number, ldd: number): void;
+}
+
+export interface PortableGemm {
+  /** Whether products use a fused multiply-add (relaxed SIMD, checked by a probe), else mul + add. */
+  readonly fma: boolean;
+  /** Threads a large product is split over, this one included (SQLRL_GEMM_THREADS, default: cores). */
+  threads: number;
+  /** Row-major C = alpha·op(A)·op(B) + beta·C with explicit leading dimensions (floats). */
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
+  /** A zeroed Float32Array inside the kernel's memory: used in place, never copied (never freed). */
+  array(length: number): Float32Array;
+}
+
+/** Whether this V8 validates relaxed SIMD; on Node 20 it does once the (experimental) flag is set. */
+function relaxedSimdUsable(bytes: Uint8Array<ArrayBuffer>): boolean {
+  if (WebAssembly.validate(bytes)) return true;
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return WebAssembly.validate(bytes);
+}
+
+/** Loads the kernel, or returns why it cannot (not built, or no WebAssembly SIMD in this runtime). */
+export function loadPortableGemm(): PortableGemm | string {
+  const relaxedFile = new URL('gemm-relaxed.wasm', BUILD_DIR);
+  const simdFile = new URL('gemm-simd.wasm', BUILD_DIR);
+  if (!existsSync(simdFile)) return `WebAssembly kernel not built (${fileURLToPath(simdFile)} missing: run npm run build:wasm)`;
+  let bytes: Uint8Array<ArrayBuffer> = new Uint8Array(readFileSync(simdFile));
+  if (existsSync(relaxedFile)) {
+    const relaxed = new Uint8Array(readFileSync(relaxedFile));
+    if (relaxedSimdUsable(relaxed)) bytes = relaxed;
+  }
+  if (!WebAssembly.validate(bytes)) return 'this runtime has no WebAssembly SIMD';
+  const requested = Number(process.env.SQLRL_GEMM_THREADS);
+  const threads = Number.isInteger(requested) && requested >= 1 ? requested : Math.min(availableParallelism(), 16);
+  return new WasmGemm(new WebAssembly.Module(bytes), threads);
+}
+
+class WasmGemm implements PortableGemm {
+  readonly fma: boolean;
+  threads: number;
+  private readonly memory = new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true });
+  private readonly kernel: Kernel;
+  private readonly own = new WeakSet<ArrayBufferLike>();
+  private heap: Float32Array;
+  /** First byte past the arrays handed out by `array`: each call's scratch starts here. */
+  private top = 64;
+  private scratch = 0;
+  private helpers: { slot: Int32Array; floats: Float32Array; seq: number }[] = [];
+  private started = false;
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    threads: number,
+  ) {
+    this.threads = threads;
+    const abort = () => {
+      throw new Error('gemm kernel aborted');
+    };
+    this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory, abort } }).exports as unknown as Kernel;
+    this.heap = this.view();
+    this.fma = this.probeFma();
+  }
+
+  private view(): Float32Array {
+    const buf = this.memory.buffer;
+    this.own.add(buf);
+    return new Float32Array(buf);
+  }
+
+  /** Reserves `bytes` of scratch (16-byte aligned, SLACK after it) and returns its byte offset. */
+  private alloc(bytes: number): number {
+    const at = (this.scratch + 15) & ~15;
+    this.scratch = at + bytes + SLACK;
+    if (this.scratch > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((this.scratch - this.memory.buffer.byteLength) / PAGE);
+      if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) throw new Error(`portable GEMM: operands exceed the 4 GiB of WebAssembly memory`);
+      this.memory.grow(Math.max(pages, this.memory.buffer.byteLength / PAGE / 4));
+      this.heap = this.view();
+    }
+    return at;
+  }
+
+  array(length: number): Float32Array {
+    this.scratch = this.top;
+    const at = this.alloc(length * 4);
+    this.top = this.scratch;
+    const out = new Float32Array(this.memory.buffer, at, length);
+    this.own.add(out.buffer);
+    return out;
+  }
+
+  private owns(x: Float32Array): boolean {
+    return this.own.has(x.buffer);
+  }
+
+  /**
+   * Puts a rows×cols operand (leading dimension ld) where the kernel reads it; returns [byte offset, ld].
+   * A block of a wider matrix is copied with its gaps when those are small (one `set`), else row by row.
+   */
+  private place(x: Float32Array, rows: number, cols: number, ld: number): [number, number] {
+    if (this.owns(x)) return [x.byteOffset, ld];
+    const span = (rows - 1) * ld + cols;
+    if (ld === cols || span <= 2 * rows * cols) {
+      const at = this.alloc(span * 4);
+      this.heap.set(span === x.length ? x : x.subarray(0, span), at >> 2);
+      return [at, ld];
+    }
+    const at = this.alloc(rows * cols * 4);
+    copyRows(x, 0, ld, this.heap, at >> 2, cols, rows, cols);
+    return [at, cols];
+  }
+
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void {
+    this.scratch = this.top;
+    const readAB = k > 0 && alpha !== 0;
+    let [pa, la] = readAB ? this.place(a, transA ? k : m, transA ? m : k, lda) : [0, 0];
+    let [pb, lb] = readAB ? this.place(b, transB ? n : k, transB ? k : n, ldb) : [0, 0];
+    let tB = transB;
+    if (readAB && transA && transB) {
+      // the kernel has no TT path: Bᵀ ([k,n]) into scratch, then it is a TN product
+      const t = this.alloc(k * n * 4);
+      this.kernel.transpose(n, k, pb, lb, t, n);
+      [pb, lb, tB] = [t, n, false];
+    }
+    // C: in place if ours; else copied in when beta reads it (or gaps must survive a span copy) and out after
+    let pc: number;
+    let lc = ldc;
+    let copyOut: (() => void) | null = null;
+    if (this.owns(c)) pc = c.byteOffset;
+    else {
+      const span = (m - 1) * ldc + n;
+      if (ldc === n || span <= 2 * m * n) {
+        pc = this.alloc(span * 4);
+        const at = pc >> 2;
+        if (beta !== 0 || ldc !== n) this.heap.set(c.subarray(0, span), at);
+        copyOut = () => c.set(this.heap.subarray(at, at + span));
+      } else {
+        pc = this.alloc(m * n * 4);
+        const at = pc >> 2;
+        lc = n;
+        if (beta !== 0) copyRows(c, 0, ldc, this.heap, at, n, m, n);
+        copyOut = () => copyRows(this.heap, at, n, c, 0, ldc, m, n);
+      }
+    }
+    this.run(transA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, pa, la, pb, lb, beta, pc, lc);
+    copyOut?.();
+  }
+
+  /** Runs the product on this thread, or split between it and the helpers that are up. */
+  private run(tA: number, tB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
+    const macs = m * n * k;
+    if (this.threads > 1 && macs >= PARALLEL_MIN_MACS && !this.started) this.startHelpers();
+    const ready = macs >= PARALLEL_MIN_MACS ? this.helpers.filter((h) => Atomics.load(h.slot, SLOT.ready) === 1).slice(0, this.threads - 1) : [];
+    const parts = ready.length + 1;
+    if (parts === 1) {
+      this.kernel.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+    // split the longer side of C; column parts stay multiples of the 8-wide tile, row parts of 4
+    const byCols = n >= m;
+    const quantum = byCols ? 8 : 4;
+    const total = byCols ? n : m;
+    const chunk = Math.ceil(total / parts / quantum) * quantum;
+    const part = (t: number): number[] | null => {
+      const s = t * chunk;
+      const e = Math.min(total, s + chunk);
+      if (s >= e) return null;
+      if (byCols) return [tA, tB, m, e - s, k, alpha, a, lda, b + 4 * (tB ? s * ldb : s), ldb, beta, c + 4 * s, ldc];
+      return [tA, tB, e - s, n, k, alpha, a + 4 * (tA ? s : s * lda), lda, b, ldb, beta, c + 4 * s * ldc, ldc];
+    };
+    const posted: (typeof ready)[number][] = [];
+    for (let t = 1; t < parts; t++) {
+      const args = part(t);
+      if (!args) break;
+      const h = ready[t - 1]!;
+      const fields = [SLOT.transA, SLOT.transB, SLOT.m, SLOT.n, SLOT.k, SLOT.alpha, SLOT.a, SLOT.lda, SLOT.b, SLOT.ldb, SLOT.beta, SLOT.c, SLOT.ldc];
+      fields.forEach((f, i) => {
+        if (f === SLOT.alpha || f === SLOT.beta) h.floats[f] = args[i]!;
+        else h.slot[f] = args[i]!;
+      });
+      h.seq++;
+      Atomics.store(h.slot, SLOT.seq, h.seq);
+      Atomics.notify(h.slot, SLOT.seq);
+      posted.push(h);
+    }
+    const own = part(0)!;
+    this.kernel.gemm(own[0]!, own[1]!, own[2]!, own[3]!, own[4]!, own[5]!, own[6]!, own[7]!, own[8]!, own[9]!, own[10]!, own[11]!, own[12]!);
+    for (const h of posted) {
+      const t0 = performance.now();
+      while (Atomics.load(h.slot, SLOT.done) !== h.seq && performance.now() - t0 < CALLER_SPIN_MS);
+      for (let d = Atomics.load(h.slot, SLOT.done); d !== h.seq; d = Atomics.load(h.slot, SLOT.done)) {
+        if (d === -h.seq) throw new Error('portable GEMM: a helper thread failed (see its error above)');
+        Atomics.wait(h.slot, SLOT.done, d, 1000);
+      }
+    }
+  }
+
+  /** Starts the helper threads; until one reports ready, products run on this thread alone. */
+  private startHelpers(): void {
+    this.started = true;
+    const control = new SharedArrayBuffer(SLOT.ints * 4 * (this.threads - 1));
+    for (let index = 0; index < this.threads - 1; index++) {
+      const init: WorkerInit = { module: this.module, memory: this.memory, control, index };
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init });
+      worker.unref();
+      worker.on('error', (err) => process.stderr.write(`sqlrl: portable GEMM helper thread: ${err.message}\n`));
+      this.helpers.push({ slot: new Int32Array(control, index * SLOT.ints * 4, SLOT.ints), floats: new Float32Array(control, index * SLOT.ints * 4, SLOT.ints), seq: 0 });
+    }
+  }
+
+  /** 1·(1+2⁻¹²)² − (1+2⁻¹¹) is 2⁻²⁴ when fused, 0 when the product is rounded first. */
+  private probeFma(): boolean {
+    this.scratch = this.top;
+    const x = 1 + 2 ** -12;
+    const [a, b, c] = [this.alloc(8), this.alloc(8), this.alloc(4)];
+    this.heap.set([1, x], a >> 2);
+    this.heap.set([-(1 + 2 ** -11), x], b >> 2);
+    this.kernel.gemm(0, 0, 1, 1, 2, 1, a, 2, b, 1, 0, c, 1);
+    return this.heap[c >> 2] !== 0;
+  }
+}
+
+/** rows rows of `cols` floats from src (row stride ls, from so) to dst (row stride ld, from do). */
+function copyRows(src: Float32Array, so: number, ls: number, dst: Float32Array, dO: number, ld: number, rows: number, cols: number): void {
+  if (cols >= 32) {
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(so + r * ls, so + r * ls + cols), dO + r * ld);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = so + r * ls;
+    const d = dO + r * ld;
+    for (let j = 0; j < cols; j++) dst[d + j] = src[s + j]!;
+  }
+}
