@@ -109,7 +109,7 @@ test('BLAS and the TypeScript GEMM agree on odd shapes, transposed or not', () =
   }
 });
 
-test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', () => {
+test('the model gives the same logprobs with SQLRL_BLAS=js (scalar TypeScript) and SQLRL_BLAS=none (portable WebAssembly) as with OpenBLAS', () => {
   const dir = join(tmp, 'blas-js');
   writeTinyModelDir(dir, 'qwen2');
   const script = `import { loadModel } from '${join(REPO_ROOT, 'src/engine/io/load.ts')}'; import { CausalLM } from '${join(REPO_ROOT, 'src/engine/model.ts')}'; import { blasInfo } from '${join(REPO_ROOT, 'src/engine/blas.ts')}';
@@ -118,10 +118,13 @@ console.log(JSON.stringify({ backend: blasInfo().backend, lp: Array.from(m.forwa
   writeFileSync(join(tmp, 'blas.mts'), script);
   const run = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(tmp, 'blas.mts')], { env: { ...process.env, ...env } }).toString()) as { backend: string; lp: number[] };
   const js = run({ SQLRL_BLAS: 'js' });
+  const portable = run({ SQLRL_BLAS: 'none' });
   const native = run({});
   assert.equal(js.backend, 'js');
+  assert.equal(portable.backend, 'wasm');
   assert.equal(native.backend, 'openblas');
-  js.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5));
+  js.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5, `js logprob ${i}: ${v} vs ${native.lp[i]}`));
+  portable.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5, `portable logprob ${i}: ${v} vs ${native.lp[i]}`));
 });
 
 function pyRef(req: Record<string, unknown>): Record<string, unknown> {

@@ -40,6 +40,11 @@ export interface PortableGemm {
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
   /** A zeroed Float32Array inside the kernel's memory: used in place, never copied (never freed). */
   array(length: number): Float32Array;
+  /** Starts the helper threads now (otherwise the first large product does) and resolves when they
+   *  are all ready, with how many there are. */
+  ready(): Promise<number>;
+  /** Products computed so far, and how many of them were split between threads. */
+  readonly counts: { products: number; parallel: number };
 }
 
 /** Whether this V8 validates relaxed SIMD; on Node 20 it does once the (experimental) flag is set. */
@@ -81,6 +86,7 @@ class WasmGemm implements PortableGemm {
   private scratch = 0;
   private helpers: { slot: Int32Array; floats: Float32Array; seq: number }[] = [];
   private started = false;
+  readonly counts = { products: 0, parallel: 0 };
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -120,7 +126,7 @@ class WasmGemm implements PortableGemm {
     this.top = this.scratch;
     const out = new Float32Array(this.memory.buffer, at, length);
     this.own.add(out.buffer);
-    return out;
+    return out.fill(0); // the scratch of earlier products may have been here
   }
 
   private owns(x: Float32Array): boolean {
@@ -186,6 +192,7 @@ class WasmGemm implements PortableGemm {
     if (this.threads > 1 && macs >= PARALLEL_MIN_MACS && !this.started) this.startHelpers();
     const ready = macs >= PARALLEL_MIN_MACS ? this.helpers.filter((h) => Atomics.load(h.slot, SLOT.ready) === 1).slice(0, this.threads - 1) : [];
     const parts = ready.length + 1;
+    this.counts.products++;
     if (parts === 1) {
       this.kernel.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
@@ -217,6 +224,7 @@ class WasmGemm implements PortableGemm {
       Atomics.notify(h.slot, SLOT.seq);
       posted.push(h);
     }
+    if (posted.length) this.counts.parallel++;
     const own = part(0)!;
     this.kernel.gemm(own[0]!, own[1]!, own[2]!, own[3]!, own[4]!, own[5]!, own[6]!, own[7]!, own[8]!, own[9]!, own[10]!, own[11]!, own[12]!);
     for (const h of posted) {
@@ -227,6 +235,16 @@ class WasmGemm implements PortableGemm {
         Atomics.wait(h.slot, SLOT.done, d, 1000);
       }
     }
+  }
+
+  async ready(): Promise<number> {
+    if (this.threads > 1 && !this.started) this.startHelpers();
+    const deadline = performance.now() + 30_000;
+    while (this.helpers.some((h) => Atomics.load(h.slot, SLOT.ready) !== 1)) {
+      if (performance.now() > deadline) throw new Error('portable GEMM: helper threads did not start within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return this.helpers.length;
   }
 
   /** Starts the helper threads; until one reports ready, products run on this thread alone. */
