@@ -116,10 +116,10 @@ test('portable WebAssembly GEMM: arrays inside the kernel memory are used in pla
   assert.deepEqual(Array.from(x), [0, 0, 0, 0]);
 });
 
-test('portable WebAssembly GEMM: products large enough to be split between threads (by columns and by rows)', async () => {
+test('portable WebAssembly GEMM: products large enough to be cut into pieces for the threads (by columns and by rows)', async () => {
   const helpers = await wasm.ready();
-  const before = wasm.counts.parallel;
-  // n ≥ m splits columns, m > n splits rows; both odd so that the parts end off the tile edges
+  const before = wasm.counts;
+  // n ≥ m cuts columns, m > n rows; sizes off the tiles so that the pieces end off the tile edges
   for (const [m, n, k] of [
     [67, 1029, 131],
     [1031, 45, 129],
@@ -127,7 +127,12 @@ test('portable WebAssembly GEMM: products large enough to be split between threa
     for (const tA of [false, true]) for (const tB of [false, true]) check(wasm.sgemm.bind(wasm), tA, tB, m, n, k, -1.5, 0.5);
   if (wasm.threads > 1) {
     assert.ok(helpers >= 1, 'helper threads started');
-    assert.equal(wasm.counts.parallel - before, 8, 'each of the 8 products was split between threads');
+    assert.equal(wasm.counts.parallel - before.parallel, 8, 'each of the 8 products was cut into pieces');
+    // whoever is free takes a piece: on a loaded machine the caller may take them all, so repeat a
+    // product until a helper has taken some (bounded), then check what they computed
+    for (let i = 0; i < 200 && wasm.counts.helped === before.helped; i++) check(wasm.sgemm.bind(wasm), false, true, 64, 2048, 256, 1, 0);
+    assert.ok(wasm.counts.helped > before.helped, 'a helper thread computed pieces');
+    for (const tA of [false, true]) for (const tB of [false, true]) check(wasm.sgemm.bind(wasm), tA, tB, 1031, 45, 129, 2, 0);
   }
 });
 

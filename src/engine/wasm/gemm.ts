@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { SLOT, type WorkerInit } from './slot.js';
+import { pieceArgs, SLOT, type WorkerInit } from './slot.js';
 import { WORKER_SOURCE } from './worker.js';
 
 // dist/engine/wasm/ seen from src/engine/wasm/*.ts (run through tsx) and from dist/engine/wasm/*.js alike
@@ -23,7 +23,9 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; only what is used is commit
 const SLACK = 64;
 /** Below this many multiply-adds a product stays on the calling thread (a hand-off costs ~20-50 µs). */
 export const PARALLEL_MIN_MACS = 1 << 19;
-/** Helper threads wait this long, spinning, for the caller's next product before sleeping. */
+/** Each piece of a split product is at least this many multiply-adds. */
+const PIECE_MIN_MACS = 1 << 17;
+/** The caller spins this long for the helpers' last pieces before sleeping. */
 const CALLER_SPIN_MS = 0.2;
 
 interface Kernel {
@@ -43,8 +45,9 @@ export interface PortableGemm {
   /** Starts the helper threads now (otherwise the first large product does) and resolves when they
    *  are all ready, with how many there are. */
   ready(): Promise<number>;
-  /** Products computed so far, and how many of them were split between threads. */
-  readonly counts: { products: number; parallel: number };
+  /** Products computed so far, how many were cut into pieces for the threads, and how many pieces the
+   *  helper threads took. */
+  readonly counts: { products: number; parallel: number; helped: number };
 }
 
 /** Whether this V8 validates relaxed SIMD; on Node 20 it does once the (experimental) flag is set. */
@@ -84,9 +87,14 @@ class WasmGemm implements PortableGemm {
   /** First byte past the arrays handed out by `array`: each call's scratch starts here. */
   private top = 64;
   private scratch = 0;
-  private helpers: { slot: Int32Array; floats: Float32Array; seq: number }[] = [];
-  private started = false;
-  readonly counts = { products: 0, parallel: 0 };
+  private control: Int32Array | null = null;
+  private controlFloats: Float32Array | null = null;
+  private helpers = 0;
+  private seq = 0;
+  private readonly tally = { products: 0, parallel: 0 };
+  get counts() {
+    return { ...this.tally, helped: this.control ? Atomics.load(this.control, SLOT.helped) : 0 };
+  }
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -186,77 +194,76 @@ class WasmGemm implements PortableGemm {
     copyOut?.();
   }
 
-  /** Runs the product on this thread, or split between it and the helpers that are up. */
+  /** Runs the product on this thread, or in pieces taken by it and the helpers that are up. */
   private run(tA: number, tB: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
     const macs = m * n * k;
-    if (this.threads > 1 && macs >= PARALLEL_MIN_MACS && !this.started) this.startHelpers();
-    const ready = macs >= PARALLEL_MIN_MACS ? this.helpers.filter((h) => Atomics.load(h.slot, SLOT.ready) === 1).slice(0, this.threads - 1) : [];
-    const parts = ready.length + 1;
-    this.counts.products++;
-    if (parts === 1) {
+    this.tally.products++;
+    if (this.threads > 1 && macs >= PARALLEL_MIN_MACS && !this.control) this.startHelpers();
+    const s = this.control;
+    if (!s || this.threads === 1 || macs < PARALLEL_MIN_MACS || Atomics.load(s, SLOT.ready) === 0) {
       this.kernel.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     }
-    // split the longer side of C; column parts stay multiples of the 8-wide tile, row parts of 4
-    const byCols = n >= m;
-    const quantum = byCols ? 8 : 4;
-    const total = byCols ? n : m;
-    const chunk = Math.ceil(total / parts / quantum) * quantum;
-    const part = (t: number): number[] | null => {
-      const s = t * chunk;
-      const e = Math.min(total, s + chunk);
-      if (s >= e) return null;
-      if (byCols) return [tA, tB, m, e - s, k, alpha, a, lda, b + 4 * (tB ? s * ldb : s), ldb, beta, c + 4 * s, ldc];
-      return [tA, tB, e - s, n, k, alpha, a + 4 * (tA ? s : s * lda), lda, b, ldb, beta, c + 4 * s * ldc, ldc];
-    };
-    const posted: (typeof ready)[number][] = [];
-    for (let t = 1; t < parts; t++) {
-      const args = part(t);
-      if (!args) break;
-      const h = ready[t - 1]!;
-      const fields = [SLOT.transA, SLOT.transB, SLOT.m, SLOT.n, SLOT.k, SLOT.alpha, SLOT.a, SLOT.lda, SLOT.b, SLOT.ldb, SLOT.beta, SLOT.c, SLOT.ldc];
-      fields.forEach((f, i) => {
-        if (f === SLOT.alpha || f === SLOT.beta) h.floats[f] = args[i]!;
-        else h.slot[f] = args[i]!;
-      });
-      h.seq++;
-      Atomics.store(h.slot, SLOT.seq, h.seq);
-      Atomics.notify(h.slot, SLOT.seq);
-      posted.push(h);
+    // pieces along the longer side of C (multiples of the tiles: 8 columns, 4 rows), several per
+    // thread so that whoever is running takes the rest, each still worth a hand-off
+    const byRows = m > n;
+    const quantum = byRows ? 4 : 8;
+    const total = byRows ? m : n;
+    const want = Math.max(2, Math.min(4 * this.threads, Math.floor(macs / PIECE_MIN_MACS)));
+    const chunk = Math.ceil(total / want / quantum) * quantum;
+    const chunks = Math.ceil(total / chunk);
+    if (chunks < 2) {
+      this.kernel.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
     }
-    if (posted.length) this.counts.parallel++;
-    const own = part(0)!;
-    this.kernel.gemm(own[0]!, own[1]!, own[2]!, own[3]!, own[4]!, own[5]!, own[6]!, own[7]!, own[8]!, own[9]!, own[10]!, own[11]!, own[12]!);
-    for (const h of posted) {
-      const t0 = performance.now();
-      while (Atomics.load(h.slot, SLOT.done) !== h.seq && performance.now() - t0 < CALLER_SPIN_MS);
-      for (let d = Atomics.load(h.slot, SLOT.done); d !== h.seq; d = Atomics.load(h.slot, SLOT.done)) {
-        if (d === -h.seq) throw new Error('portable GEMM: a helper thread failed (see its error above)');
-        Atomics.wait(h.slot, SLOT.done, d, 1000);
-      }
+    this.tally.parallel++;
+    const f = this.controlFloats!;
+    [s[SLOT.transA], s[SLOT.transB], s[SLOT.m], s[SLOT.n], s[SLOT.k], s[SLOT.a], s[SLOT.lda], s[SLOT.b], s[SLOT.ldb], s[SLOT.c], s[SLOT.ldc]] = [tA, tB, m, n, k, a, lda, b, ldb, c, ldc];
+    [f[SLOT.alpha], f[SLOT.beta]] = [alpha, beta];
+    [s[SLOT.byRows], s[SLOT.chunk], s[SLOT.chunks]] = [byRows ? 1 : 0, chunk, chunks];
+    Atomics.store(s, SLOT.done, 0);
+    Atomics.store(s, SLOT.failed, 0);
+    this.seq = (this.seq + 1) | 0;
+    const tag = this.seq & 0xffff;
+    Atomics.store(s, SLOT.claim, tag << 16);
+    Atomics.store(s, SLOT.seq, this.seq);
+    Atomics.notify(s, SLOT.seq);
+    for (;;) {
+      const v = Atomics.load(s, SLOT.claim);
+      if ((v & 0xffff) >= chunks) break;
+      if (Atomics.compareExchange(s, SLOT.claim, v, v + 1) !== v) continue;
+      const p = pieceArgs(s, f, v & 0xffff);
+      this.kernel.gemm(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, p[8]!, p[9]!, p[10]!, p[11]!, p[12]!);
+      Atomics.add(s, SLOT.done, 1);
     }
+    // the pieces helpers took: spin briefly (they are usually nearly done), then sleep on `done`
+    const t0 = performance.now();
+    while (Atomics.load(s, SLOT.done) < chunks && performance.now() - t0 < CALLER_SPIN_MS);
+    for (let d = Atomics.load(s, SLOT.done); d < chunks; d = Atomics.load(s, SLOT.done)) Atomics.wait(s, SLOT.done, d, 1000);
+    if (Atomics.load(s, SLOT.failed)) throw new Error('portable GEMM: a helper thread failed (see its error above)');
   }
 
   async ready(): Promise<number> {
-    if (this.threads > 1 && !this.started) this.startHelpers();
+    if (this.threads > 1 && !this.control) this.startHelpers();
     const deadline = performance.now() + 30_000;
-    while (this.helpers.some((h) => Atomics.load(h.slot, SLOT.ready) !== 1)) {
+    while (this.control && Atomics.load(this.control, SLOT.ready) < this.helpers) {
       if (performance.now() > deadline) throw new Error('portable GEMM: helper threads did not start within 30 s');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    return this.helpers.length;
+    return this.helpers;
   }
 
   /** Starts the helper threads; until one reports ready, products run on this thread alone. */
   private startHelpers(): void {
-    this.started = true;
-    const control = new SharedArrayBuffer(SLOT.ints * 4 * (this.threads - 1));
-    for (let index = 0; index < this.threads - 1; index++) {
-      const init: WorkerInit = { module: this.module, memory: this.memory, control, index };
+    const buffer = new SharedArrayBuffer(SLOT.ints * 4);
+    this.control = new Int32Array(buffer);
+    this.controlFloats = new Float32Array(buffer);
+    this.helpers = this.threads - 1;
+    for (let i = 0; i < this.helpers; i++) {
+      const init: WorkerInit = { module: this.module, memory: this.memory, control: buffer };
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: init });
       worker.unref();
       worker.on('error', (err) => process.stderr.write(`sqlrl: portable GEMM helper thread: ${err.message}\n`));
-      this.helpers.push({ slot: new Int32Array(control, index * SLOT.ints * 4, SLOT.ints), floats: new Float32Array(control, index * SLOT.ints * 4, SLOT.ints), seq: 0 });
     }
   }
 
