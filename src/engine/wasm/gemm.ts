@@ -122,7 +122,7 @@ class WasmGemm implements PortableGemm {
     if (this.scratch > this.memory.buffer.byteLength) {
       const pages = Math.ceil((this.scratch - this.memory.buffer.byteLength) / PAGE);
       if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) throw new Error(`portable GEMM: operands exceed the 4 GiB of WebAssembly memory`);
-      this.memory.grow(Math.max(pages, this.memory.buffer.byteLength / PAGE / 4));
+      this.memory.grow(Math.max(pages, Math.ceil(this.memory.buffer.byteLength / PAGE / 4)));
       this.heap = this.view();
     }
     return at;
