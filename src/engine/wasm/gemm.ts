@@ -21,10 +21,14 @@ const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; only what is used is committed
 /** Bytes of slack after every operand: the outer-product tile reads up to 7 floats past a row's end. */
 const SLACK = 64;
-/** Below this many multiply-adds a product stays on the calling thread (a hand-off costs ~20-50 µs). */
-export const PARALLEL_MIN_MACS = 1 << 19;
-/** Each piece of a split product is at least this many multiply-adds. */
-const PIECE_MIN_MACS = 1 << 17;
+/**
+ * Below this many multiply-adds (~100 µs on one core) a product stays on the calling thread: waking a
+ * helper costs tens of microseconds on an idle machine and more on a busy one, and the demo model's
+ * products (100×128×128 ≈ 1.6M) must not get slower than single-threaded.
+ */
+export const PARALLEL_MIN_MACS = 1 << 22;
+/** Each piece of a split product is at least this many multiply-adds (~15 µs). */
+const PIECE_MIN_MACS = 1 << 19;
 /** The caller spins this long for the helpers' last pieces before sleeping. */
 const CALLER_SPIN_MS = 0.2;
 
