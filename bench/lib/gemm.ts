@@ -1,4 +1,6 @@
 // GEMM throughput for benchmarks: GFLOP/s of the active sgemm (or of a given backend) at given shapes.
+// bench:engine's line for the portable path:
+//   const p = portableBackend(); await p?.prepare?.(); gemmGflops({ m: 256, n: 1536, k: 576, transB: true }, p.fn)
 // `gemmBackends()` lists what this process can run: the system BLAS (when one loaded: not under
 // SQLRL_BLAS=none/js), the portable WebAssembly kernel on all threads and on one, the scalar loop.
 import { blasInfo, portableGemm, sgemm, sgemmJs } from '../../src/engine/blas.js';
@@ -25,6 +27,12 @@ export interface GemmBackend {
 
 /** The active sgemm (whatever SQLRL_BLAS and the machine select), leading dimensions explicit. */
 export const activeSgemm: GemmFn = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => sgemm(tA, tB, m, n, k, alpha, a, b, beta, c, { lda, ldb, ldc });
+
+/** The portable WebAssembly GEMM on all its threads (helpers started by `prepare`), or null when it
+ *  cannot load (with why in `portableGemm()`): for bench:engine's line on the portable path. */
+export function portableBackend(): GemmBackend | null {
+  return gemmBackends().find((b) => b.name.startsWith('wasm')) ?? null; // all threads: listed first
+}
 
 /** Every backend this process can run, the system BLAS first. */
 export function gemmBackends(): GemmBackend[] {

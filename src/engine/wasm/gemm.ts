@@ -3,10 +3,10 @@
 //
 // Operands arrive as Float32Arrays outside wasm memory: each call copies what the kernel reads into a
 // scratch area of the shared memory (one memcpy-speed `set` per operand when its rows are contiguous
-// or nearly so, row by row otherwise) and copies C back; arrays allocated by `portableArray` already
-// live in that memory and are used in place. Large products are split over C's columns (or rows, when
-// C is tall) between this thread and the helpers; small ones stay here, where a hand-off would cost
-// more than the product.
+// or nearly so, row by row otherwise) and copies C back; arrays allocated by `array` (blas.ts's
+// `gemmArray`) already live in that memory and are used in place. Large products are cut into pieces
+// of C's columns (or rows, when C is tall) that this thread and the helpers claim (./slot.ts); small
+// ones stay here, where a hand-off would cost more than the product.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { WORKER_SOURCE } from './worker.js';
 const BUILD_DIR = new URL('../../../dist/engine/wasm/', import.meta.url);
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; only what is used is committed
-/** Bytes of slack after every operand: the outer-product tile reads up to 7 floats past a row's end. */
+/** Bytes of slack after every operand: the outer-product tiles read up to 15 floats past a row's end. */
 const SLACK = 64;
 /**
  * Below this many multiply-adds (~100 µs on one core) a product stays on the calling thread: waking a
@@ -88,6 +88,7 @@ class WasmGemm implements PortableGemm {
   private readonly kernel: Kernel;
   private readonly own = new WeakSet<ArrayBufferLike>();
   private heap: Float32Array;
+  private bytes: number;
   /** First byte past the arrays handed out by `array`: each call's scratch starts here. */
   private top = 64;
   private scratch = 0;
@@ -110,6 +111,7 @@ class WasmGemm implements PortableGemm {
     };
     this.kernel = new WebAssembly.Instance(module, { env: { memory: this.memory, abort } }).exports as unknown as Kernel;
     this.heap = this.view();
+    this.bytes = this.heap.byteLength;
     this.fma = this.probeFma();
   }
 
@@ -123,11 +125,14 @@ class WasmGemm implements PortableGemm {
   private alloc(bytes: number): number {
     const at = (this.scratch + 15) & ~15;
     this.scratch = at + bytes + SLACK;
-    if (this.scratch > this.memory.buffer.byteLength) {
-      const pages = Math.ceil((this.scratch - this.memory.buffer.byteLength) / PAGE);
-      if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES) throw new Error(`portable GEMM: operands exceed the 4 GiB of WebAssembly memory`);
-      this.memory.grow(Math.max(pages, Math.ceil(this.memory.buffer.byteLength / PAGE / 4)));
+    if (this.scratch > this.bytes) {
+      // grow by a quarter at least, so that a run of growing products does not grow every call
+      const have = this.bytes / PAGE;
+      const need = Math.ceil((this.scratch - this.bytes) / PAGE);
+      if (have + need > MAX_PAGES) throw new Error(`portable GEMM: operands exceed the 4 GiB of WebAssembly memory`);
+      this.memory.grow(Math.min(Math.max(need, Math.ceil(have / 4)), MAX_PAGES - have));
       this.heap = this.view();
+      this.bytes = this.heap.byteLength;
     }
     return at;
   }
