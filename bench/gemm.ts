@@ -2,6 +2,7 @@
 // the demo model's, against the system BLAS measured in the same run: the portable WebAssembly kernel
 // on all threads and on one, and the scalar TypeScript loop. Results also go to bench/out/gemm.txt.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { blasDescription } from '../src/engine/blas.js';
 import { compareGflops, demoShapes, gemmBackends, smollm2Shapes } from './lib/gemm.js';
@@ -20,6 +21,7 @@ const log = (s: string) => {
 const backends = gemmBackends();
 const reference = backends[0]!;
 log(`bench:gemm — active: ${blasDescription()}`);
+log(`load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores at the start (other processes share the cores)`);
 log(`GFLOP/s, best of 3 batches interleaved across backends; ratio = backend ÷ ${reference.name} in this run\n`);
 const head = ['shape (M×N×K, op)', ...backends.map((b) => b.name)];
 log(`${head[0]!.padEnd(44)}${head.slice(1).map((h) => h.padStart(24)).join('')}`);

@@ -6,6 +6,7 @@
 // bench/out/portable.txt.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { measured } from './lib/peak-rss.js';
 
@@ -22,6 +23,8 @@ const log = (s: string) => {
 
 execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 log(`bench:portable — node bin/sqlrl.js demo ${DEMO_ARGS.join(' ')} (2 runs, one after the other)`);
+const load = () => `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
+log(`start: ${load()}`);
 
 interface Run {
   label: string;
@@ -37,6 +40,7 @@ function demo(label: string, env: Record<string, string>): Run {
   // the startup line of the first training command says which GEMM ran
   const blas = /BLAS: (.*)/.exec(r.stderr)?.[1] ?? '?';
   const ex = /^all\s+\d+\s+(.*)$/m.exec(r.stdout)?.[1]?.trim() ?? '?';
+  log(`  ${label} run done: ${load()}`);
   return { label, seconds: r.seconds, peakMiB: r.peakMiB, blas, ex };
 }
 

@@ -123,7 +123,7 @@ class WasmGemm implements PortableGemm {
 
   /** Reserves `bytes` of scratch (16-byte aligned, SLACK after it) and returns its byte offset. */
   private alloc(bytes: number): number {
-    const at = (this.scratch + 15) & ~15;
+    const at = Math.ceil(this.scratch / 16) * 16; // not bit operations: offsets reach 4 GiB
     this.scratch = at + bytes + SLACK;
     if (this.scratch > this.bytes) {
       // grow by a quarter at least, so that a run of growing products does not grow every call
@@ -159,11 +159,11 @@ class WasmGemm implements PortableGemm {
     const span = (rows - 1) * ld + cols;
     if (ld === cols || span <= 2 * rows * cols) {
       const at = this.alloc(span * 4);
-      this.heap.set(span === x.length ? x : x.subarray(0, span), at >> 2);
+      this.heap.set(span === x.length ? x : x.subarray(0, span), at >>> 2);
       return [at, ld];
     }
     const at = this.alloc(rows * cols * 4);
-    copyRows(x, 0, ld, this.heap, at >> 2, cols, rows, cols);
+    copyRows(x, 0, ld, this.heap, at >>> 2, cols, rows, cols);
     return [at, cols];
   }
 
@@ -188,12 +188,12 @@ class WasmGemm implements PortableGemm {
       const span = (m - 1) * ldc + n;
       if (ldc === n || span <= 2 * m * n) {
         pc = this.alloc(span * 4);
-        const at = pc >> 2;
+        const at = pc >>> 2;
         if (beta !== 0 || ldc !== n) this.heap.set(c.subarray(0, span), at);
         copyOut = () => c.set(this.heap.subarray(at, at + span));
       } else {
         pc = this.alloc(m * n * 4);
-        const at = pc >> 2;
+        const at = pc >>> 2;
         lc = n;
         if (beta !== 0) copyRows(c, 0, ldc, this.heap, at, n, m, n);
         copyOut = () => copyRows(this.heap, at, n, c, 0, ldc, m, n);
@@ -281,10 +281,10 @@ class WasmGemm implements PortableGemm {
     this.scratch = this.top;
     const x = 1 + 2 ** -12;
     const [a, b, c] = [this.alloc(8), this.alloc(8), this.alloc(4)];
-    this.heap.set([1, x], a >> 2);
-    this.heap.set([-(1 + 2 ** -11), x], b >> 2);
+    this.heap.set([1, x], a >>> 2);
+    this.heap.set([-(1 + 2 ** -11), x], b >>> 2);
     this.kernel.gemm(0, 0, 1, 1, 2, 1, a, 2, b, 1, 0, c, 1);
-    return this.heap[c >> 2] !== 0;
+    return this.heap[c >>> 2] !== 0;
   }
 }
 
