@@ -189,7 +189,7 @@ function installHint(): string {
 export function blasDescription(): string {
   const i = blasInfo();
   if (i.backend === 'wasm') {
-    return `portable WebAssembly SIMD GEMM (${i.fma ? 'fused multiply-add' : 'multiply + add'}, ${i.threads} thread${i.threads === 1 ? '' : 's'}; ${i.reason}); a system BLAS is several times faster: ${installHint()}`;
+    return `portable WebAssembly SIMD GEMM (${i.fma ? 'fused multiply-add' : 'multiply + add'}, ${i.threads} thread${i.threads === 1 ? '' : 's'}; ${i.reason}); a system BLAS is about 2× faster on large products: ${installHint()}`;
   }
   if (i.backend === 'js') return `scalar TypeScript GEMM, slow (${i.reason}); for the fast path: ${installHint()}`;
   const name = { openblas: 'OpenBLAS', blis: 'BLIS', mkl: 'MKL', accelerate: 'Accelerate' }[i.backend];
