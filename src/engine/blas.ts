@@ -86,11 +86,35 @@ function candidates(): [NativeBackend, string][] {
   return [
     ...['libopenblas.so.0', 'libopenblas.so', ...inConda('libopenblas.so.0'), ...versionedOpenblas()].map((n): [NativeBackend, string] => ['openblas', n]),
     ...['libblis.so.4', 'libblis.so', ...inConda('libblis.so.4')].map((n): [NativeBackend, string] => ['blis', n]),
-    ...['libmkl_rt.so.2', 'libmkl_rt.so', 'libmkl_rt.so.1', ...inConda('libmkl_rt.so.2')].map((n): [NativeBackend, string] => ['mkl', n]),
+    ...['libmkl_rt.so.3', 'libmkl_rt.so.2', 'libmkl_rt.so', 'libmkl_rt.so.1', ...inConda('libmkl_rt.so.3'), ...inConda('libmkl_rt.so.2')].map((n): [NativeBackend, string] => ['mkl', n]),
     // the distribution's BLAS alternative, when it is one of the above (the netlib reference BLAS is
     // slower than the portable kernel, so it is not taken)
     ...(['openblas', 'blis', 'mkl'] as const).flatMap((b) => ['libcblas.so.3', 'libblas.so.3'].map((n): [NativeBackend, string] => [b, n])),
   ];
+}
+
+/** Whether the dynamic loader finds `name` (lazy binding: its own dependencies are not resolved yet). */
+function loadable(name: string): boolean {
+  try {
+    koffi.load(name, { lazy: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * MKL's runtime picks its threading layer at the first call: Intel OpenMP by default, and a missing
+ * libiomp5 then ends the process (an unresolved symbol). Unless the user chose a layer, use GNU OpenMP
+ * when MKL's GNU layer and libgomp are there, else sequential MKL. Returns the layer set, if any.
+ */
+function chooseMklThreading(): string | undefined {
+  if (process.env.MKL_THREADING_LAYER || loadable('libiomp5.so')) return undefined;
+  // MKL's GNU layer cannot be probed by loading it alone (it needs MKL's core first): look for the file
+  const gnuLayer = libraryDirs().some((d) => ['libmkl_gnu_thread.so.3', 'libmkl_gnu_thread.so.2', 'libmkl_gnu_thread.so'].some((f) => existsSync(join(d, f))));
+  const layer = gnuLayer && loadable('libgomp.so.1') ? 'GNU' : 'SEQUENTIAL';
+  process.env.MKL_THREADING_LAYER = layer;
+  return layer;
 }
 
 /** Loads `name` and binds CBLAS; returns the backend facts, or null when it is not that library or unusable. */
@@ -127,7 +151,8 @@ function tryNative(backend: NativeBackend, name: string): Omit<BlasInfo, 'backen
   } else if (backend === 'mkl') {
     const threads = fn<() => number>('int MKL_Get_Max_Threads()');
     if (!threads) return null;
-    facts = { ...facts, threads: threads() };
+    const layer = chooseMklThreading();
+    facts = { ...facts, threads: threads(), ...(layer ? { coreName: `MKL_THREADING_LAYER=${layer} set by sqlrl (no libiomp5)` } : {}) };
   }
   sgemmNative = sgemmFn;
   sgemvNative = sgemvFn;
@@ -194,7 +219,7 @@ export function blasDescription(): string {
   if (i.backend === 'js') return `scalar TypeScript GEMM, slow (${i.reason}); for the fast path: ${installHint()}`;
   const name = { openblas: 'OpenBLAS', blis: 'BLIS', mkl: 'MKL', accelerate: 'Accelerate' }[i.backend];
   const kernel = i.backend === 'openblas' ? `, kernel ${i.coreName ?? '?'}${i.coreTypeSetBySqlrl ? ', OPENBLAS_CORETYPE=SkylakeX set by sqlrl' : ''}` : i.coreName && i.backend !== 'blis' ? `, ${i.coreName}` : '';
-  return `${name} ${i.library}${kernel}${i.threads ? `, ${i.threads} threads` : ''}`;
+  return `${name} ${i.library}${kernel}${i.threads ? `, ${i.threads} thread${i.threads === 1 ? '' : 's'}` : ''}`;
 }
 
 /** Leading dimensions (row strides) when a matrix is a block of a larger row-major array. */

@@ -8,6 +8,7 @@ import test from 'node:test';
 import { portableGemm, sgemm, sgemmJs } from '../../src/engine/blas.js';
 import type { PortableGemm } from '../../src/engine/wasm/gemm.js';
 import { rng } from '../../src/random.js';
+import { skipUnless } from '../helpers/optional.js';
 
 const REPO_ROOT = join(import.meta.dirname, '../..');
 
@@ -151,3 +152,37 @@ console.log(JSON.stringify({ info: blasInfo(), line: blasDescription(), c0: c[0]
   assert.match(js.line, /^scalar TypeScript GEMM, slow \(SQLRL_BLAS=js\)/);
   assert.throws(() => run({ SQLRL_BLAS: 'fast' }), /SQLRL_BLAS=fast: expected one of auto, openblas, blis, mkl, accelerate, none, js/);
 });
+
+/** Whether the dynamic loader finds a library (dlopen through a child, so this process loads nothing). */
+function libraryPresent(name: string): boolean {
+  try {
+    execFileSync(process.execPath, ['-e', `require('koffi').load(${JSON.stringify(name)})`], { cwd: REPO_ROOT, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const [choice, library, install] of [
+  ['openblas', 'libopenblas.so.0', 'apt-get install libopenblas0-pthread'],
+  ['blis', 'libblis.so.4', 'apt-get install libblis4-pthread'],
+] as const) {
+  test(`SQLRL_BLAS=${choice}: ${library} through CBLAS gives the triple loop's product (transposes, alpha, beta, m = 1 through sgemv)`, { skip: skipUnless(libraryPresent(library), `needs ${library}: ${install}`) }, () => {
+    // the operands are generated here and passed to the child as JSON; the child multiplies with the library
+    const cases = [37, 1].flatMap((m) => [false, true].flatMap((tA) => [false, true].map((tB) => ({ tA, tB, m, n: 29, k: 41, alpha: -1.5, beta: 0.5 }))));
+    const inputs = cases.map(({ tA, tB, m, n, k }) => ({ a: Array.from(fill((tA ? k : m) * (tA ? m : k))), b: Array.from(fill((tB ? n : k) * (tB ? k : n))), c: Array.from(fill(m * n)) }));
+    const script = `import { blasInfo, sgemm } from '${join(REPO_ROOT, 'src/engine/blas.ts')}'; import { readFileSync } from 'node:fs';
+const { cases, inputs } = JSON.parse(readFileSync(0, 'utf8'));
+const out = cases.map((p, i) => { const c = Float32Array.from(inputs[i].c); sgemm(p.tA, p.tB, p.m, p.n, p.k, p.alpha, Float32Array.from(inputs[i].a), Float32Array.from(inputs[i].b), p.beta, c); return Array.from(c); });
+console.log(JSON.stringify({ backend: blasInfo().backend, out }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { input: JSON.stringify({ cases, inputs }), env: { ...process.env, SQLRL_BLAS: choice }, maxBuffer: 1 << 26 }).toString()) as { backend: string; out: number[][] };
+    assert.equal(r.backend, choice);
+    cases.forEach(({ tA, tB, m, n, k, alpha, beta }, i) => {
+      const { a, b, c } = inputs[i]!;
+      const want = Float32Array.from(c);
+      naive(tA, tB, m, n, k, alpha, Float32Array.from(a), tA ? m : k, Float32Array.from(b), tB ? k : n, beta, want, n);
+      const worst = worstError(tA, tB, m, n, k, alpha, Float32Array.from(a), tA ? m : k, Float32Array.from(b), tB ? k : n, beta, Float32Array.from(c), n, Float32Array.from(r.out[i]!), want);
+      assert.ok(worst <= 1, `tA=${tA} tB=${tB}: error ${worst.toFixed(2)}× the float32 bound`);
+    });
+  });
+}
