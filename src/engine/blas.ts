@@ -244,6 +244,9 @@ export function sgemm(transA: boolean, transB: boolean, m: number, n: number, k:
   const lda = ld?.lda ?? (transA ? m : k);
   const ldb = ld?.ldb ?? (transB ? k : n);
   const ldc = ld?.ldc ?? n;
+  checkExtent('A', a, transA ? k : m, transA ? m : k, lda, k > 0);
+  checkExtent('B', b, transB ? n : k, transB ? k : n, ldb, k > 0);
+  checkExtent('C', c, m, n, ldc, true);
   if (sgemmNative) {
     if (m === 1 && !transA && ldc === n) {
       // one row: y = op(B)ᵀ x is a matrix-vector product, 2-3x faster than sgemm in OpenBLAS 0.3.21
@@ -258,6 +261,14 @@ export function sgemm(transA: boolean, transB: boolean, m: number, n: number, k:
     return;
   }
   sgemmJs(transA, transB, m, n, k, alpha, a, b, beta, c, lda, ldb, ldc);
+}
+
+/** An operand shorter than the rows×cols block it holds would be read (or written) out of bounds by a
+ *  native library: a programming error, reported before it corrupts memory. */
+function checkExtent(name: string, x: Float32Array, rows: number, cols: number, ld: number, used: boolean): void {
+  if (!used || rows === 0 || cols === 0) return;
+  if (ld < cols) throw new RangeError(`sgemm: leading dimension of ${name} is ${ld}, below its ${cols} columns`);
+  if (x.length < (rows - 1) * ld + cols) throw new RangeError(`sgemm: ${name} holds ${x.length} floats, a ${rows}×${cols} block with leading dimension ${ld} needs ${(rows - 1) * ld + cols}`);
 }
 
 /**

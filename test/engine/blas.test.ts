@@ -137,6 +137,15 @@ test('portable WebAssembly GEMM: products large enough to be cut into pieces for
   }
 });
 
+test('an operand shorter than its block is an error before any library reads past its end', () => {
+  const [a, b, c] = [new Float32Array(6), new Float32Array(6), new Float32Array(4)];
+  sgemm(false, false, 2, 2, 3, 1, a, b, 0, c); // 2×3 · 3×2: exactly enough
+  assert.throws(() => sgemm(false, false, 2, 2, 3, 1, a.subarray(1), b, 0, c), /sgemm: A holds 5 floats, a 2×3 block with leading dimension 3 needs 6/);
+  assert.throws(() => sgemm(false, true, 2, 3, 2, 1, a, b.subarray(2), 0, new Float32Array(6)), /sgemm: B holds 4 floats, a 3×2 block with leading dimension 2 needs 6/);
+  assert.throws(() => sgemm(false, false, 2, 2, 3, 1, a, b, 0, c, { ldc: 3 }), /sgemm: C holds 4 floats, a 2×2 block with leading dimension 3 needs 5/);
+  assert.throws(() => sgemm(false, false, 2, 2, 3, 1, a, b, 0, c, { lda: 2 }), /sgemm: leading dimension of A is 2, below its 3 columns/);
+});
+
 test('SQLRL_BLAS=none selects the portable path and the startup line says so, with the way to the fast one', () => {
   const script = `import { blasDescription, blasInfo, sgemm } from '${join(REPO_ROOT, 'src/engine/blas.ts')}';
 const c = new Float32Array(64 * 64); sgemm(false, false, 64, 64, 64, 1, new Float32Array(64 * 64).fill(1), new Float32Array(64 * 64).fill(0.5), 0, c);

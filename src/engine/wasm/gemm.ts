@@ -150,28 +150,39 @@ class WasmGemm implements PortableGemm {
     return this.own.has(x.buffer);
   }
 
+  /** Leading dimension of the operand `place` put last (its byte offset is the return value). */
+  private placedLd = 0;
+
   /**
-   * Puts a rows×cols operand (leading dimension ld) where the kernel reads it; returns [byte offset, ld].
-   * A block of a wider matrix is copied with its gaps when those are small (one `set`), else row by row.
+   * Puts a rows×cols operand (leading dimension ld) where the kernel reads it and returns its byte
+   * offset (its leading dimension in `placedLd`). A block of a wider matrix is copied with its gaps
+   * when those are small (one `set`), else row by row.
    */
-  private place(x: Float32Array, rows: number, cols: number, ld: number): [number, number] {
-    if (this.owns(x)) return [x.byteOffset, ld];
+  private place(x: Float32Array, rows: number, cols: number, ld: number): number {
+    this.placedLd = ld;
+    if (this.owns(x)) return x.byteOffset;
     const span = (rows - 1) * ld + cols;
     if (ld === cols || span <= 2 * rows * cols) {
       const at = this.alloc(span * 4);
       this.heap.set(span === x.length ? x : x.subarray(0, span), at >>> 2);
-      return [at, ld];
+      return at;
     }
     const at = this.alloc(rows * cols * 4);
     copyRows(x, 0, ld, this.heap, at >>> 2, cols, rows, cols);
-    return [at, cols];
+    this.placedLd = cols;
+    return at;
   }
 
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void {
     this.scratch = this.top;
     const readAB = k > 0 && alpha !== 0;
-    let [pa, la] = readAB ? this.place(a, transA ? k : m, transA ? m : k, lda) : [0, 0];
-    let [pb, lb] = readAB ? this.place(b, transB ? n : k, transB ? k : n, ldb) : [0, 0];
+    let [pa, la, pb, lb] = [0, 0, 0, 0];
+    if (readAB) {
+      pa = this.place(a, transA ? k : m, transA ? m : k, lda);
+      la = this.placedLd;
+      pb = this.place(b, transB ? n : k, transB ? k : n, ldb);
+      lb = this.placedLd;
+    }
     let tB = transB;
     if (readAB && transA && transB) {
       // the kernel has no TT path: Bᵀ ([k,n]) into scratch, then it is a TN product
@@ -179,28 +190,25 @@ class WasmGemm implements PortableGemm {
       this.kernel.transpose(n, k, pb, lb, t, n);
       [pb, lb, tB] = [t, n, false];
     }
-    // C: in place if ours; else copied in when beta reads it (or gaps must survive a span copy) and out after
-    let pc: number;
-    let lc = ldc;
-    let copyOut: (() => void) | null = null;
-    if (this.owns(c)) pc = c.byteOffset;
-    else {
-      const span = (m - 1) * ldc + n;
-      if (ldc === n || span <= 2 * m * n) {
-        pc = this.alloc(span * 4);
-        const at = pc >>> 2;
-        if (beta !== 0 || ldc !== n) this.heap.set(c.subarray(0, span), at);
-        copyOut = () => c.set(this.heap.subarray(at, at + span));
-      } else {
-        pc = this.alloc(m * n * 4);
-        const at = pc >>> 2;
-        lc = n;
-        if (beta !== 0) copyRows(c, 0, ldc, this.heap, at, n, m, n);
-        copyOut = () => copyRows(this.heap, at, n, c, 0, ldc, m, n);
-      }
+    // C: in place if ours; else copied in when beta reads it (or when gaps must survive a span copy)
+    if (this.owns(c)) {
+      this.run(transA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, pa, la, pb, lb, beta, c.byteOffset, ldc);
+      return;
     }
-    this.run(transA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, pa, la, pb, lb, beta, pc, lc);
-    copyOut?.();
+    const span = (m - 1) * ldc + n;
+    if (ldc === n || span <= 2 * m * n) {
+      const pc = this.alloc(span * 4);
+      const at = pc >>> 2;
+      if (beta !== 0 || ldc !== n) this.heap.set(c.subarray(0, span), at);
+      this.run(transA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, pa, la, pb, lb, beta, pc, ldc);
+      c.set(this.heap.subarray(at, at + span));
+      return;
+    }
+    const pc = this.alloc(m * n * 4);
+    const at = pc >>> 2;
+    if (beta !== 0) copyRows(c, 0, ldc, this.heap, at, n, m, n);
+    this.run(transA ? 1 : 0, tB ? 1 : 0, m, n, k, alpha, pa, la, pb, lb, beta, pc, n);
+    copyRows(this.heap, at, n, c, 0, ldc, m, n);
   }
 
   /** Runs the product on this thread, or in pieces taken by it and the helpers that are up. */
