@@ -147,7 +147,7 @@ function tryNative(backend: NativeBackend, name: string): Omit<BlasInfo, 'backen
     if (!version) return null;
     // BLIS runs on one thread unless told otherwise; use the cores unless the user set a count
     if (!process.env.BLIS_NUM_THREADS && !process.env.OMP_NUM_THREADS) fn<(n: number) => void>('void bli_thread_set_num_threads(long)')?.(availableParallelism());
-    facts = { ...facts, coreName: `BLIS ${version()}`, threads: fn<() => number>('long bli_thread_get_num_threads()')?.() };
+    facts = { ...facts, coreName: `version ${version()}`, threads: fn<() => number>('long bli_thread_get_num_threads()')?.() };
   } else if (backend === 'mkl') {
     const threads = fn<() => number>('int MKL_Get_Max_Threads()');
     if (!threads) return null;
@@ -218,7 +218,7 @@ export function blasDescription(): string {
   }
   if (i.backend === 'js') return `scalar TypeScript GEMM, slow (${i.reason}); for the fast path: ${installHint()}`;
   const name = { openblas: 'OpenBLAS', blis: 'BLIS', mkl: 'MKL', accelerate: 'Accelerate' }[i.backend];
-  const kernel = i.backend === 'openblas' ? `, kernel ${i.coreName ?? '?'}${i.coreTypeSetBySqlrl ? ', OPENBLAS_CORETYPE=SkylakeX set by sqlrl' : ''}` : i.coreName && i.backend !== 'blis' ? `, ${i.coreName}` : '';
+  const kernel = i.backend === 'openblas' ? `, kernel ${i.coreName ?? '?'}${i.coreTypeSetBySqlrl ? ', OPENBLAS_CORETYPE=SkylakeX set by sqlrl' : ''}` : i.coreName ? `, ${i.coreName}` : '';
   return `${name} ${i.library}${kernel}${i.threads ? `, ${i.threads} thread${i.threads === 1 ? '' : 's'}` : ''}`;
 }
 
