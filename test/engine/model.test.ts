@@ -119,7 +119,7 @@ console.log(JSON.stringify({ backend: blasInfo().backend, lp: Array.from(m.forwa
   const run = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(tmp, 'blas.mts')], { env: { ...process.env, ...env } }).toString()) as { backend: string; lp: number[] };
   const js = run({ SQLRL_BLAS: 'js' });
   const portable = run({ SQLRL_BLAS: 'none' });
-  const native = run({});
+  const native = run({ SQLRL_BLAS: 'auto' }); // whatever SQLRL_BLAS this test runs under
   assert.equal(js.backend, 'js');
   assert.equal(portable.backend, 'wasm');
   assert.equal(native.backend, 'openblas');
