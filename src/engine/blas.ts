@@ -46,6 +46,8 @@ let portable: PortableGemm | null = null;
 let portableTried: PortableGemm | string | undefined;
 let info: BlasInfo = { backend: 'js' };
 let loaded = false;
+/** Libraries found but not usable, for the startup line. */
+const skipped: string[] = [];
 
 function cpuHasAvx512(): boolean {
   try {
@@ -140,7 +142,11 @@ function tryNative(backend: NativeBackend, name: string): Omit<BlasInfo, 'backen
     const corename = fn<() => string>('const char *openblas_get_corename()');
     if (!corename) return null; // another BLAS under an OpenBLAS name: not what was asked for
     const config = fn<() => string>('const char *openblas_get_config()')?.() ?? '';
-    if (/USE64BITINT/.test(config)) return null; // 64-bit integers: our 32-bit int arguments would be misread
+    if (/USE64BITINT/.test(config)) {
+      // 64-bit integers: our 32-bit int arguments would be misread
+      skipped.push(`${name}: a 64-bit-integer (ILP64) build`);
+      return null;
+    }
     facts = { ...facts, coreName: corename(), threads: fn<() => number>('int openblas_get_num_threads()')?.() };
   } else if (backend === 'blis') {
     const version = fn<() => string>('const char *bli_info_get_version_str()');
@@ -190,6 +196,7 @@ function load(): void {
       return;
     }
     if (coreTypeSet) delete process.env.OPENBLAS_CORETYPE;
+    if (skipped.length) reason += ` (skipped ${skipped.join(', ')})`;
   }
   const p = loadPortable();
   if (typeof p === 'string') {
