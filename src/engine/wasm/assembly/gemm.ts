@@ -1,6 +1,6 @@
 // The portable GEMM kernel (AssemblyScript → WebAssembly SIMD), used when no system BLAS loads.
 // C[m,n] = alpha·op(A)·op(B) + beta·C, row-major, on one thread over the rows/columns it is given;
-// src/engine/wasm/gemm.ts copies operands into the shared memory and splits C between threads.
+// src/engine/wasm/gemm.ts copies operands into the shared memory and cuts C into pieces for the threads.
 //
 // Pointers are byte offsets into the (imported, shared) memory; leading dimensions are in floats.
 // Built twice by scripts/build-wasm.mjs: with relaxed SIMD (f32x4.relaxed_madd, a fused multiply-add
@@ -12,8 +12,9 @@
 //    broadcast A values per step of k (NN: A rows; TN: A's k-th row is contiguous over i);
 //  - dot products (op(B) = Bᵀ, B [n,k]): a 4×2 tile of C, four A rows against two B rows, 4 lanes of k
 //    at a time, reduced across lanes at the end (NT, the x·Wᵀ of every linear layer).
+// The rows past a multiple of 4 (m = 1 in decode) take one-row tiles (16 columns; 8 B rows).
 // Blocking over k keeps the A rows of a tile in L1 and the B block in L2 across the tiles that reuse it.
-// The outer-product tiles read up to 15 floats past the last column of a B row: callers leave 32 bytes
+// The outer-product tiles read up to 15 floats past the last column of a B row: callers leave 64 bytes
 // of slack after every operand (the columns read are computed and discarded, never stored).
 
 const KC: i32 = 256; // k per block: a 4-row A strip is 4 KB, a B slice of the outer tile 8 KB
