@@ -15,10 +15,10 @@ import { packGroups, type GroupInput } from '../../src/engine/batch.js';
 import { CausalLM, type Keep, type Param, type PrefixState } from '../../src/engine/model.js';
 import { attachLora, loadLora, saveLora } from '../../src/engine/lora.js';
 import { loadHfDir } from '../../src/engine/io/load.js';
-import { blasInfo, sgemm, sgemmJs } from '../../src/engine/blas.js';
+import { sgemm, sgemmJs } from '../../src/engine/blas.js';
 import { tinyConfig, tinyWeights, writeTinyModelDir } from '../helpers/tiny-models.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { python, skipUnless, skipUnlessPython } from '../helpers/optional.js';
+import { python, REQUIRE_ALL, skipUnlessPython } from '../helpers/optional.js';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-engine-'));
@@ -195,7 +195,7 @@ test('BLAS and the TypeScript GEMM agree on odd shapes, transposed or not', () =
   }
 });
 
-test('the model gives the same logprobs with SQLRL_BLAS=js (pure TypeScript) as with OpenBLAS', { skip: skipUnless(blasInfo().backend === 'openblas', 'needs OpenBLAS: apt-get install libopenblas0-pthread') }, () => {
+test('the model gives the same logprobs with SQLRL_BLAS=js (scalar TypeScript) and SQLRL_BLAS=none (portable WebAssembly) as with OpenBLAS', (t) => {
   const dir = join(tmp, 'blas-js');
   writeTinyModelDir(dir, 'qwen2');
   const script = `import { loadModel } from '${join(REPO_ROOT, 'src/engine/io/load.ts')}'; import { CausalLM } from '${join(REPO_ROOT, 'src/engine/model.ts')}'; import { blasInfo } from '${join(REPO_ROOT, 'src/engine/blas.ts')}';
@@ -204,10 +204,14 @@ console.log(JSON.stringify({ backend: blasInfo().backend, lp: Array.from(m.group
   writeFileSync(join(tmp, 'blas.mts'), script);
   const run = (env: Record<string, string>) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(tmp, 'blas.mts')], { env: { ...process.env, ...env } }).toString()) as { backend: string; lp: number[] };
   const js = run({ SQLRL_BLAS: 'js' });
-  const native = run({});
+  const portable = run({ SQLRL_BLAS: 'none' });
+  const native = run({ SQLRL_BLAS: 'auto' }); // whatever SQLRL_BLAS this test runs under
+  if (native.backend !== 'openblas' && !REQUIRE_ALL) return t.skip('needs OpenBLAS: apt-get install libopenblas0-pthread');
   assert.equal(js.backend, 'js');
+  assert.equal(portable.backend, 'wasm');
   assert.equal(native.backend, 'openblas');
-  js.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5));
+  js.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5, `js logprob ${i}: ${v} vs ${native.lp[i]}`));
+  portable.lp.forEach((v, i) => assert.ok(Math.abs(v - native.lp[i]!) < 1e-5, `portable logprob ${i}: ${v} vs ${native.lp[i]}`));
 });
 
 function pyRef(req: Record<string, unknown>): Record<string, unknown> {
