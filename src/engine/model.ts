@@ -307,7 +307,7 @@ export class CausalLM {
         const fwdLayout = attentionLayout(batch, Gd, acts.k, acts.v);
         // the recomputed forward keeps its attention probabilities for this layer's backward, when they fit
         const n = probTapeSize(fwdLayout, { H: c.numHeads, G: c.numKvHeads, d: c.headDim });
-        if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: a.take('bwd.probs', n), used: 0 };
+        if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: a.take('bwd.probs', n), used: 0, inv: a.take('bwd.probsInv', rows * c.numHeads) };
         blockForward(L, li, xin, a.take('bwd.xout', rows * C), acts, 0, rows, fwdLayout, tape.mode, ctx, probs ? { tape: probs } : {});
       }
       const layout = attentionLayout(batch, Gd, acts.k, acts.v, dk, dv);

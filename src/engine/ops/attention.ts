@@ -45,7 +45,7 @@ export interface AttnShape {
 }
 
 /** Query rows per block: bounds the score buffers to BLOCK × (H/G) × keys floats. */
-const BLOCK = 64;
+const BLOCK = 128;
 /** Products below this many multiply-adds run in TypeScript: a library call costs more than they do. */
 const SMALL = 32 * 1024;
 
@@ -82,6 +82,27 @@ function* blocks(group: AttnGroup): Generator<{ b0: number; b1: number; chunks: 
   }
 }
 
+/** max(init, x[o..o+n)). */
+function rowMax(x: Float32Array, o: number, n: number, init: number): number {
+  let m = init;
+  for (let j = o; j < o + n; j++) {
+    const v = x[j]!;
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/** x[j] = exp(x[j] − shift) on [o, o+n); returns their sum. */
+function expInPlace(x: Float32Array, o: number, n: number, shift: number): number {
+  let sum = 0;
+  for (let j = o; j < o + n; j++) {
+    const e = fastExp(x[j]! - shift);
+    x[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
 /** The rows [b0, b1) of the heads of KV head g, stacked: row (r, j) of dst is head g·rep + j of row r. */
 function gatherHeads(dst: Float32Array, src: Float32Array, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
   const w = rep * d;
@@ -99,8 +120,11 @@ function scatterHeads(dst: Float32Array, src: Float32Array, b0: number, b1: numb
  * the same order; `used` is the cursor.
  */
 export interface ProbTape {
+  /** Each row's exponentials exp(s − max), not normalised. */
   buf: Float32Array;
   used: number;
+  /** Per row and head [rows, H]: 1 / Σ exp(s − max), the normaliser. */
+  inv: Float32Array;
 }
 
 /** Floats a ProbTape needs for these groups: every block's prefix and own probabilities. */
@@ -133,6 +157,7 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
         const nb = (b1 - b0) * rep;
         const qg = arena.take('attn.qg', nb * d);
         const og = arena.take('attn.og', nb * d);
+        const inv = arena.take('attn.inv', nb);
         gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
         const spre = np > 0 ? (tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : arena.take('attn.spre', nb * np)) : null;
         if (spre) mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
@@ -142,35 +167,29 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
           const qc = qg.subarray((ch.c0 - b0) * rep * d);
           const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : arena.take('attn.sown', m * kmax);
           mm(false, true, m, kmax, d, scale, qc, ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
+          // exponentials, not normalised: the output rows are scaled once by 1/sum after P·V
           for (let i = 0; i < m; i++) {
             const r = ch.c0 + Math.floor(i / rep);
             const vis = ch.off + (r - ch.seg.q0) + 1;
             const orow = i * kmax;
             const prow = ((ch.c0 - b0) * rep + i) * np;
-            let max = -Infinity;
-            for (let j = 0; j < vis; j++) if (sown[orow + j]! > max) max = sown[orow + j]!;
-            if (spre) for (let j = 0; j < np; j++) if (spre[prow + j]! > max) max = spre[prow + j]!;
-            let sum = 0;
-            for (let j = 0; j < vis; j++) {
-              const e = fastExp(sown[orow + j]! - max);
-              sown[orow + j] = e;
-              sum += e;
-            }
-            if (spre)
-              for (let j = 0; j < np; j++) {
-                const e = fastExp(spre[prow + j]! - max);
-                spre[prow + j] = e;
-                sum += e;
-              }
-            const inv = 1 / sum;
-            for (let j = 0; j < vis; j++) sown[orow + j]! *= inv;
-            for (let j = vis; j < kmax; j++) sown[orow + j] = 0;
-            if (spre) for (let j = 0; j < np; j++) spre[prow + j]! *= inv;
-            lse[r * H + g * rep + (i % rep)] = max + Math.log(sum);
+            let max = rowMax(sown, orow, vis, -Infinity);
+            if (spre) max = rowMax(spre, prow, np, max);
+            let sum = expInPlace(sown, orow, vis, max);
+            if (spre) sum += expInPlace(spre, prow, np, max);
+            sown.fill(0, orow + vis, orow + kmax);
+            const h = g * rep + (i % rep);
+            inv[(ch.c0 - b0) * rep + i] = 1 / sum;
+            if (tape) tape.inv[r * H + h] = 1 / sum;
+            lse[r * H + h] = max + Math.log(sum);
           }
           mm(false, false, m, d, kmax, 1, sown, ch.seg.keys.v.subarray(g * d), 0, og.subarray((ch.c0 - b0) * rep * d), { ldb: Gd });
         }
         if (spre) mm(false, false, nb, d, np, 1, spre, pre!.v.subarray(g * d), 1, og, { ldb: Gd });
+        for (let i = 0; i < nb; i++) {
+          const sc = inv[i]!;
+          for (let t = i * d; t < (i + 1) * d; t++) og[t]! *= sc;
+        }
         scatterHeads(out, og, b0, b1, g, rep, Hd, d);
       }
     }
@@ -209,6 +228,7 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           D[i] = acc;
         }
         const lseOf = (i: number) => lse[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)]!;
+        const invOf = (i: number) => tape!.inv[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)]!;
         let ppre: Float32Array | null = null;
         let dspre: Float32Array | null = null;
         if (np > 0) {
@@ -221,10 +241,11 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           }
           for (let i = 0; i < nb; i++) {
             const l = lseOf(i);
+            const c = tape ? invOf(i) : 0;
             const Di = D[i]!;
             const row = i * np;
             for (let j = 0; j < np; j++) {
-              const p = tape ? ppre[row + j]! : fastExp(ppre[row + j]! - l);
+              const p = tape ? ppre[row + j]! * c : fastExp(ppre[row + j]! - l);
               ppre[row + j] = p;
               dspre[row + j] = p * (dspre[row + j]! - Di);
             }
@@ -245,10 +266,11 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
             const r = ch.c0 + Math.floor(i / rep);
             const vis = ch.off + (r - ch.seg.q0) + 1;
             const l = lseOf(at + i);
+            const c = tape ? invOf(at + i) : 0;
             const Di = D[at + i]!;
             const row = i * kmax;
             for (let j = 0; j < vis; j++) {
-              const p = tape ? pown[row + j]! : fastExp(pown[row + j]! - l);
+              const p = tape ? pown[row + j]! * c : fastExp(pown[row + j]! - l);
               pown[row + j] = p;
               dsown[row + j] = p * (dsown[row + j]! - Di);
             }
