@@ -10,7 +10,7 @@ import type { ExecResult, SqlValue } from '../sql/types.js';
 import { mapConcurrent } from './concurrency.js';
 import type { BucketAcc, EvalReportJson, ReportExample } from './html-report.js';
 
-export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'db_missing' | 'no_sql';
+export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'db_missing' | 'infra_error' | 'no_sql';
 
 export interface EvaluatedExample extends ReportExample {
   index: number;
@@ -69,6 +69,7 @@ function errorText(r: ExecResult): string | null {
   if (r.kind === 'error') return r.message;
   if (r.kind === 'timeout') return `timed out after ${Math.round(r.ms)} ms`;
   if (r.kind === 'too_large') return `result over the ${r.limit} cap`;
+  if (r.kind === 'infra_error' || r.kind === 'db_missing') return r.message;
   return null;
 }
 

@@ -31,7 +31,15 @@ function connection(dbPath: string): Database.Database {
     return db;
   }
   db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('query_only = ON');
+  try {
+    db.pragma('query_only = ON');
+    // SQLite opens lazily: reading the schema version makes a file that is not a database fail here, as
+    // an unusable database, rather than later as if the query were wrong.
+    db.pragma('schema_version', { simple: true });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   open.set(dbPath, db);
   if (open.size > MAX_OPEN) {
     const [oldestPath, oldest] = open.entries().next().value as [string, Database.Database];
@@ -119,8 +127,14 @@ function prepare(db: Database.Database, sql: string): Database.Statement | strin
 function run(req: WorkerRequest): ExecResult {
   const t0 = performance.now();
   const ms = () => performance.now() - t0;
+  let db: Database.Database;
   try {
-    const db = connection(req.dbPath);
+    db = connection(req.dbPath);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { kind: 'db_missing', message: `cannot open database ${req.dbPath}: ${reason}`, ms: ms() };
+  }
+  try {
     const stmt = prepare(db, req.sql);
     if (typeof stmt === 'string') return { kind: 'error', message: stmt, ms: ms() };
     if (req.op === 'prepare') return { kind: 'rows', columns: [], rows: [], ms: ms() };

@@ -4,7 +4,11 @@ import { orderMatters, resultsEqual, sqlForMode, type CompareMode } from './comp
 import type { SqlExecutor } from './executor.js';
 import type { ExecResult } from './types.js';
 
-export type MatchVerdict = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'gold_error';
+/**
+ * `infra_error` and `db_missing` are not judgements of the prediction: the sandbox could not run it (a
+ * worker failed twice, the database file is missing or unreadable). Rewards leave them out.
+ */
+export type MatchVerdict = 'match' | 'mismatch' | 'error' | 'timeout' | 'too_large' | 'gold_error' | 'infra_error' | 'db_missing';
 
 export interface MatchOutcome {
   verdict: MatchVerdict;
@@ -18,6 +22,30 @@ export interface MatchInput {
   predSql: string;
   mode: CompareMode;
   timeoutMs?: number;
+  /**
+   * Give the prediction a time budget relative to the gold's measured time (see predictionBudgetMs), so a
+   * runaway is cut in about a second rather than at the full timeout. The gold then runs first.
+   */
+  budget?: PredictionBudget;
+}
+
+export interface PredictionBudget {
+  /** The least time a prediction gets, in ms (fast golds are timed with noise). */
+  floorMs: number;
+  /** A prediction may take this many times the gold's time. */
+  factor: number;
+}
+
+/** The training-reward default: at least 1 s, else 10 × the gold's time; always capped by the timeout. */
+export const DEFAULT_PREDICTION_BUDGET: PredictionBudget = { floorMs: 1000, factor: 10 };
+
+/**
+ * A prediction's timeout: max(floor, factor × gold time), capped by the timeout. A gold that did not run
+ * (error, timeout) gives no measure, so the floor applies.
+ */
+export function predictionBudgetMs(gold: ExecResult, budget: PredictionBudget, timeoutMs: number): number {
+  const scaled = gold.kind === 'rows' ? budget.factor * gold.ms : 0;
+  return Math.min(timeoutMs, Math.max(budget.floorMs, scaled));
 }
 
 /**
@@ -26,15 +54,23 @@ export interface MatchInput {
  */
 export async function executionMatch(executor: SqlExecutor, input: MatchInput): Promise<MatchOutcome> {
   const opts = { exactIntegers: input.mode === 'spider', ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}) };
-  const [gold, pred] = await Promise.all([
-    executor.executeGold(input.dbPath, sqlForMode(input.goldSql, input.mode), opts),
-    executor.execute(input.dbPath, sqlForMode(input.predSql, input.mode), opts),
-  ]);
+  const goldSql = sqlForMode(input.goldSql, input.mode);
+  const predSql = sqlForMode(input.predSql, input.mode);
+  let gold: ExecResult;
+  let pred: ExecResult;
+  if (input.budget) {
+    gold = await executor.executeGold(input.dbPath, goldSql, opts);
+    const timeoutMs = predictionBudgetMs(gold, input.budget, input.timeoutMs ?? executor.timeoutMs);
+    pred = await executor.execute(input.dbPath, predSql, { ...opts, timeoutMs });
+  } else [gold, pred] = await Promise.all([executor.executeGold(input.dbPath, goldSql, opts), executor.execute(input.dbPath, predSql, opts)]);
   return { verdict: verdictOf(gold, pred, input.goldSql, input.mode), gold, pred };
 }
 
 /** The verdict from two execution results (pure; exported for tests and for callers that batch executions). */
 export function verdictOf(gold: ExecResult, pred: ExecResult, goldSql: string, mode: CompareMode): MatchVerdict {
+  // The infrastructure first: a failure on either side means nothing was judged.
+  if (pred.kind === 'infra_error' || gold.kind === 'infra_error') return 'infra_error';
+  if (pred.kind === 'db_missing' || gold.kind === 'db_missing') return 'db_missing';
   if (pred.kind === 'error') return 'error';
   if (pred.kind === 'timeout') return 'timeout';
   if (pred.kind === 'too_large') return 'too_large';
