@@ -1,11 +1,16 @@
 // `sqlrl serve`: the reward server (batch JSON API + OpenRLHF's remote reward protocol) over a dataset.
+// Says at start which databases of the split are missing (their requests answer db_missing), and stops
+// gracefully: the first SIGINT/SIGTERM drains in-flight requests (at most the query timeout), a second
+// exits at once.
 import { Command } from 'commander';
 import { z } from 'zod';
+import { missingDatabases } from '../../data/datasets.js';
 import { SqlExecutor } from '../../sql/executor.js';
 import { addSchemaOptions, resolveOptions } from '../options.js';
 import { UsageError } from '../../errors.js';
 import { loadRewardConfig } from '../../reward/config.js';
 import { PRESETS } from '../../reward/presets.js';
+import { onStopSignals, SECOND_SIGNAL_HINT } from '../../signals.js';
 import { DatasetFields, loadExamples } from './eval.js';
 
 export const ServeOptions = z.object({
@@ -15,7 +20,9 @@ export const ServeOptions = z.object({
   host: z.string().default('127.0.0.1').describe('address to listen on (0.0.0.0 for other machines)'),
   port: z.number().int().min(0).max(65535).default(8000).describe('port (0 picks a free one)'),
   token: z.string().optional().describe('require Authorization: Bearer TOKEN (default: $SQLRL_TOKEN if set)'),
-  timeout: z.number().positive().default(30).describe('per-query timeout in seconds'),
+  timeout: z.number().positive().default(30).describe('per-query timeout in seconds; also the longest a stop waits for in-flight requests'),
+  budgetFloor: z.number().min(0).default(1).describe("a prediction's time budget is max(FLOOR, FACTOR x its gold query's time) seconds, capped by --timeout: a runaway is cut in about FLOOR s"),
+  budgetFactor: z.number().min(0).default(10).describe('see --budget-floor; 0 turns the budget off (every prediction gets --timeout)'),
   workers: z.number().int().positive().optional().describe('sandbox worker processes (default: one per core)'),
 });
 
@@ -25,25 +32,35 @@ export function register(program: Command): void {
   cmd.action(async () => {
     const opts = resolveOptions(cmd, ServeOptions);
     const examples = loadExamples(opts);
+    const missing = [...new Set(missingDatabases(examples).map((e) => e.dbPath))];
+    if (missing.length === examples.length && examples.length > 0) {
+      throw new UsageError(`no database of split '${opts.split}' exists (e.g. ${missing[0]}); pass --db-dir or --data-dir`);
+    }
     const reward = loadRewardConfig(opts.reward, opts.mode);
     const executor = new SqlExecutor({ timeoutMs: opts.timeout * 1000, ...(opts.workers ? { workers: opts.workers } : {}) });
+    const budget = opts.budgetFactor > 0 ? { floorMs: opts.budgetFloor * 1000, factor: opts.budgetFactor } : (false as const);
     const { startRewardServer } = await import('../../serve/reward-server.js');
     let server;
     try {
       const token = opts.token ?? process.env.SQLRL_TOKEN;
-      server = await startRewardServer({ examples, reward, executor, host: opts.host, port: opts.port, ...(opts.dbDir ? { dbDir: opts.dbDir } : {}), ...(token ? { token } : {}) });
+      server = await startRewardServer({ examples, reward, executor, budget, host: opts.host, port: opts.port, missingDbPaths: missing, ...(opts.dbDir ? { dbDir: opts.dbDir } : {}), ...(token ? { token } : {}) });
     } catch (err) {
       await executor.close();
       throw new UsageError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
     }
+    if (missing.length) {
+      const n = examples.filter((e) => missing.includes(e.dbPath)).length;
+      process.stderr.write(
+        `sqlrl serve: warning: ${missing.length} database file${missing.length > 1 ? 's' : ''} of split '${opts.split}' missing (${n} of ${examples.length} examples), e.g. ${missing[0]}; their requests answer status db_missing\n`,
+      );
+    }
     process.stderr.write(`sqlrl serve: ${server.url} (${examples.length} examples, reward ${opts.reward}); POST /v1/rewards, POST /get_reward, GET /health, GET /metrics\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.stderr.write('sqlrl serve: draining in-flight requests\n');
-        void server!.close().then(() => executor.close()).then(resolve);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    const stop = onStopSignals((reason) => {
+      process.stderr.write(`sqlrl serve: ${reason}: draining in-flight requests (at most ${opts.timeout} s); ${SECOND_SIGNAL_HINT}\n`);
     });
+    await stop.stopped;
+    await server.close();
+    await executor.close();
+    process.stderr.write('sqlrl serve: stopped\n');
   });
 }
