@@ -3,7 +3,10 @@
 // SIGKILL of its whole worker process, which is then replaced. Callers always get an ExecResult.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { availableParallelism, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isInfraFailure, type ExecOptions, type ExecResult } from './types.js';
@@ -41,7 +44,11 @@ export interface ExecutorOptions {
  * (a trainer at nice 0 on every core) still progresses; at 19 it would get ~1.5% and starve to its timeout.
  */
 const STUCK_NICE = 10;
-/** A query is niced once it has run this long (and past stallMs), or a quarter of its timeout if that is shorter. */
+/**
+ * A query is niced once it has run this long (and past stallMs), or a tenth of its timeout if that is shorter:
+ * under a prediction budget (10 × the gold's time, at least 1 s) a query past a tenth of it is already slower
+ * than its gold, and a runaway should stop competing for the cores early.
+ */
 const NICE_AFTER_MS = 1000;
 
 export const EXECUTOR_DEFAULTS = { timeoutMs: 30_000, maxRows: 100_000, maxBytes: 64 * 1024 * 1024, goldCacheSize: 4096, stallMs: 100, bootTimeoutMs: 20_000 };
@@ -87,11 +94,45 @@ function cpuTicks(pid: number): number | null {
 
 function workerEntry(): { path: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
-  // Running from source (tsx) the worker is a .ts file and the child needs the same loader flags.
-  const ts = here.endsWith('.ts');
-  const path = here.replace(/executor\.(ts|js)$/, ts ? 'executor-worker.ts' : 'executor-worker.js');
-  if (!existsSync(path)) throw new Error(`sandbox worker script missing: ${path} (rebuild with npm run build)`);
-  return { path, execArgv: ts ? process.execArgv : [] };
+  if (!here.endsWith('.ts')) {
+    const path = here.replace(/executor\.js$/, 'executor-worker.js');
+    if (!existsSync(path)) throw new Error(`sandbox worker script missing: ${path} (rebuild with npm run build)`);
+    return { path, execArgv: [] };
+  }
+  // Running from source (tsx: tests, benchmarks): a worker started with tsx's loader boots 3-4 times slower
+  // than plain JS, which every runaway's replacement pays. Compile the worker once to plain JS instead;
+  // if that is not possible, start it with the same loader flags.
+  const source = here.replace(/executor\.ts$/, 'executor-worker.ts');
+  return compiledWorker(source) ?? { path: source, execArgv: process.execArgv };
+}
+
+let compiled: { path: string; execArgv: string[] } | null | undefined;
+
+/**
+ * executor-worker.ts as plain JS in node_modules/.cache/sqlrl (so its imports resolve from the package's
+ * node_modules), rebuilt when the source changes; null when esbuild (a development dependency) is absent.
+ */
+function compiledWorker(source: string): { path: string; execArgv: string[] } | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
+  try {
+    const root = resolve(dirname(source), '../..');
+    const require = createRequire(import.meta.url);
+    const esbuild = require('esbuild') as { transformSync(code: string, opts: { loader: 'ts'; format: 'esm' }): { code: string } };
+    const code = readFileSync(source, 'utf8');
+    const dir = join(root, 'node_modules', '.cache', 'sqlrl');
+    const path = join(dir, `executor-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(path)) {
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, esbuild.transformSync(code, { loader: 'ts', format: 'esm' }).code);
+      renameSync(tmp, path);
+    }
+    compiled = { path, execArgv: [] };
+  } catch {
+    // no esbuild, or a read-only tree: the tsx loader path still works
+  }
+  return compiled;
 }
 
 /**
@@ -301,7 +342,7 @@ export class SqlExecutor {
     if (!w.job) return;
     w.startedAt = performance.now();
     w.timer = setTimeout(() => this.onTimeout(w), w.job.timeoutMs);
-    w.niceTimer = setTimeout(() => this.nice(w), Math.max(this.stallMs, Math.min(NICE_AFTER_MS, w.job.timeoutMs / 4)));
+    w.niceTimer = setTimeout(() => this.nice(w), Math.max(this.stallMs, Math.min(NICE_AFTER_MS, w.job.timeoutMs / 10)));
   }
 
   /** The query on this worker ended (answer, timeout, death, close): its timers go with it. */
