@@ -338,3 +338,19 @@ test('a worker that stops responding (SIGSTOP) is told from a runaway by its CPU
     await pool.close();
   }
 });
+
+test('a query handed to a worker that died a moment ago (EPIPE on send) is retried, not an unhandled error', async () => {
+  const pool = new SqlExecutor({ workers: 1, timeoutMs: 10_000 });
+  try {
+    await pool.execute(DB, 'SELECT 1');
+    const pid = await nextWorker(pool);
+    process.kill(pid, 'SIGKILL');
+    // Block the event loop while the worker dies, so the pool has not yet heard of its exit when it sends.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    const r = await pool.execute(DB, 'SELECT count(*) FROM singer');
+    assert.deepEqual(r.kind === 'rows' && r.rows, [[6]]);
+    assert.deepEqual([pool.stats.workerDeaths, pool.stats.retries, pool.stats.infraErrors], [1, 1, 0]);
+  } finally {
+    await pool.close();
+  }
+});
