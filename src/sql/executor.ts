@@ -109,8 +109,9 @@ function workerEntry(): { path: string; execArgv: string[] } {
 let compiled: { path: string; execArgv: string[] } | null | undefined;
 
 /**
- * executor-worker.ts as plain JS in node_modules/.cache/sqlrl (so its imports resolve from the package's
- * node_modules), rebuilt when the source changes; null when esbuild (a development dependency) is absent.
+ * executor-worker.ts bundled to plain JS in node_modules/.cache/sqlrl (so packages resolve from the
+ * project's node_modules), named by a hash of the bundle; null when esbuild (a development dependency,
+ * through tsx) is absent or the folder is not writable.
  */
 function compiledWorker(source: string): { path: string; execArgv: string[] } | null {
   if (compiled !== undefined) return compiled;
@@ -118,14 +119,15 @@ function compiledWorker(source: string): { path: string; execArgv: string[] } | 
   try {
     const root = resolve(dirname(source), '../..');
     const require = createRequire(import.meta.url);
-    const esbuild = require('esbuild') as { transformSync(code: string, opts: { loader: 'ts'; format: 'esm' }): { code: string } };
-    const code = readFileSync(source, 'utf8');
+    type Build = (o: Record<string, unknown>) => { outputFiles: { contents: Uint8Array }[] };
+    const esbuild = require('esbuild') as { buildSync: Build };
+    const out = esbuild.buildSync({ entryPoints: [source], bundle: true, packages: 'external', platform: 'node', format: 'esm', write: false, logLevel: 'silent' }).outputFiles[0]!.contents;
     const dir = join(root, 'node_modules', '.cache', 'sqlrl');
-    const path = join(dir, `executor-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    const path = join(dir, `executor-worker-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.mjs`);
     if (!existsSync(path)) {
       mkdirSync(dir, { recursive: true });
       const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, esbuild.transformSync(code, { loader: 'ts', format: 'esm' }).code);
+      writeFileSync(tmp, out);
       renameSync(tmp, path);
     }
     compiled = { path, execArgv: [] };
