@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Architecture, ModelConfig, Tensor } from '../config.js';
 import { ChatTokenizer, tokenizerSpecFromGguf, type TokenizerSpec } from '../tokenizer.js';
 import { GgufFile } from './gguf.js';
+import { readJsonObject } from './json.js';
 import { SafetensorsFile } from './safetensors.js';
 
 export interface LoadedModel {
@@ -35,20 +36,6 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<L
 }
 
 // ------------------------------------------------------------------ Hugging Face folder
-
-/** A JSON object from a file; a parse error or a non-object names the file. */
-export function readJsonObject(path: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new Error(`${path}: invalid JSON (${err.message}); the file is corrupt or truncated`);
-    throw err;
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}: expected a JSON object`);
-  return v as Record<string, unknown>;
-}
-const readJson = readJsonObject;
 
 export function configFromHf(cfg: Record<string, unknown>, generation: Record<string, unknown> | null, where: string): ModelConfig {
   const archName = ((cfg.architectures as string[] | undefined)?.[0] ?? String(cfg.model_type ?? '')) as string;
@@ -85,8 +72,8 @@ export function configFromHf(cfg: Record<string, unknown>, generation: Record<st
 export function loadTokenizerDir(dir: string, eosFallback: number[] = []): ChatTokenizer {
   const tokFile = join(dir, 'tokenizer.json');
   if (!existsSync(tokFile)) throw new Error(`${dir}: tokenizer.json not found`);
-  const json = readJson(tokFile);
-  const config = existsSync(join(dir, 'tokenizer_config.json')) ? readJson(join(dir, 'tokenizer_config.json')) : {};
+  const json = readJsonObject(tokFile);
+  const config = existsSync(join(dir, 'tokenizer_config.json')) ? readJsonObject(join(dir, 'tokenizer_config.json')) : {};
   let chatTemplate = (config.chat_template as string | undefined) ?? null;
   if (!chatTemplate && existsSync(join(dir, 'chat_template.jinja'))) chatTemplate = readFileSync(join(dir, 'chat_template.jinja'), 'utf8');
   if (!json.model || typeof json.model !== 'object') throw new Error(`${tokFile}: no 'model' object (is this a Hugging Face tokenizer.json?)`);
@@ -105,12 +92,12 @@ export function loadTokenizerDir(dir: string, eosFallback: number[] = []): ChatT
 export function loadHfDir(dir: string): LoadedModel {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`${dir}: config.json not found (is this a Hugging Face model folder?)`);
-  const gen = existsSync(join(dir, 'generation_config.json')) ? readJson(join(dir, 'generation_config.json')) : null;
-  const config = configFromHf(readJson(cfgPath), gen, dir);
+  const gen = existsSync(join(dir, 'generation_config.json')) ? readJsonObject(join(dir, 'generation_config.json')) : null;
+  const config = configFromHf(readJsonObject(cfgPath), gen, dir);
   const files: string[] = [];
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    const map = readJson(index).weight_map;
+    const map = readJsonObject(index).weight_map;
     if (!map || typeof map !== 'object' || !Object.values(map).every((f) => typeof f === 'string')) throw new Error(`${index}: 'weight_map' must map tensor names to file names`);
     files.push(...new Set(Object.values(map as Record<string, string>)));
     for (const f of files) if (!existsSync(join(dir, f))) throw new Error(`${index}: lists '${f}', which is not in ${dir} (incomplete download?)`);
