@@ -2,6 +2,7 @@
 // The parent (executor.ts) kills this process when a query runs past its timeout, so nothing here
 // needs to be interruptible; it only needs to refuse anything but a plain read and to cap result size.
 
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import type { ExecResult, SqlValue } from './types.js';
 
@@ -155,6 +156,25 @@ function run(req: WorkerRequest): ExecResult {
     return { kind: 'error', message, ms: ms() };
   }
 }
+
+/**
+ * Die with the parent. A worker blocked in a runaway query cannot notice its IPC channel closing, so a
+ * parent that is killed (kill -9, an out-of-memory kill, a second Ctrl-C) would leave it burning a core
+ * forever. On Linux, prctl(PR_SET_PDEATHSIG, SIGKILL) (called through koffi) has the kernel kill this
+ * process when the parent dies. Elsewhere only the 'disconnect' handler below applies (idle workers).
+ */
+function dieWithParent(parentPid: number): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as { load(lib: string): { func(sig: string): (...a: number[]) => number } };
+    const prctl = koffi.load('libc.so.6').func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+    prctl(1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */, 0, 0, 0);
+  } catch {
+    // no koffi or no glibc: idle workers still exit on disconnect
+  }
+  if (parentPid && process.ppid !== parentPid) process.exit(0); // the parent died before we asked
+}
+dieWithParent(Number(process.argv[2]));
 
 process.on('message', (req: WorkerRequest) => {
   const response: WorkerResponse = { id: req.id, result: run(req) };

@@ -376,7 +376,7 @@ export class SqlExecutor {
 
   private spawn(): Worker {
     const entry = workerEntry();
-    const child = fork(entry.path, [], {
+    const child = fork(entry.path, [String(process.pid)], {
       execArgv: entry.execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

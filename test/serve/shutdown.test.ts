@@ -103,24 +103,56 @@ test('serve: SIGTERM with idle keep-alive clients and a request in flight: the r
   }
 });
 
-test('serve: a second signal exits at once, in-flight work or not', async () => {
-  const s = await startServe(['--timeout', '20', '--budget-factor', '0']);
-  const agent = new Agent({ keepAlive: true });
+/** Child processes of `pid` (the sandbox workers of a server). */
+const childrenOf = (pid: number): number[] => {
   try {
-    void post(s.url, '/v1/rewards', { items: [{ completion: fence(RUNAWAY), example_id: 'q1' }] }, agent).catch(() => {});
-    await sleep(400);
-    s.child.kill('SIGINT');
-    await sleep(300);
-    const t0 = performance.now();
-    s.child.kill('SIGINT');
-    const { code, signal, at } = await s.exited;
-    assert.deepEqual([code, signal], [null, 'SIGINT']);
-    assert.ok(at - t0 < 1000, `exited ${(at - t0).toFixed(0)} ms after the second signal`);
-  } finally {
-    agent.destroy();
-    s.child.kill('SIGKILL');
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // ps exits 1 when there are none
   }
-});
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Waits up to `ms` for every pid to be gone; returns those still alive (and kills them: they are ours). */
+async function survivors(pids: number[], ms: number): Promise<number[]> {
+  const t0 = performance.now();
+  while (pids.some(alive) && performance.now() - t0 < ms) await sleep(50);
+  const left = pids.filter(alive);
+  for (const p of left) process.kill(p, 'SIGKILL');
+  return left;
+}
+
+for (const [what, stop] of [
+  ['a second signal exits at once', async (c: ChildProcess) => (c.kill('SIGINT'), await sleep(300), c.kill('SIGINT'))],
+  ['kill -9', async (c: ChildProcess) => void c.kill('SIGKILL')],
+] as const) {
+  test(`serve: ${what} with a runaway in flight, and no sandbox worker outlives it`, { skip: process.platform !== 'linux' && 'workers die with their parent through prctl (Linux)' }, async () => {
+    const s = await startServe(['--timeout', '20', '--budget-factor', '0']);
+    const agent = new Agent({ keepAlive: true });
+    try {
+      void post(s.url, '/v1/rewards', { items: [{ completion: fence(RUNAWAY), example_id: 'q1' }] }, agent).catch(() => {});
+      await sleep(600);
+      const workers = childrenOf(s.child.pid!);
+      assert.ok(workers.length >= 1, 'the server has sandbox workers');
+      const t0 = performance.now();
+      await stop(s.child);
+      const { at } = await s.exited;
+      assert.ok(at - t0 < 1000, `exited ${(at - t0).toFixed(0)} ms after the last signal`);
+      // The worker running the runaway is blocked in SQLite and cannot see its parent go: the kernel kills it.
+      assert.deepEqual(await survivors(workers, 2000), []);
+    } finally {
+      agent.destroy();
+      s.child.kill('SIGKILL');
+    }
+  });
+}
 
 test('serve under npm (npm -> sh -> node): SIGTERM to the launcher reaches node as a graceful stop, no orphan', async () => {
   const s = await startServe(['--timeout', '3'], { shell: true, env: { npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js' } });
