@@ -244,3 +244,13 @@ test('dashboard: close() ends the event streams and closes idle connections at o
   assert.ok(performance.now() - t0 < 1000, `closed after ${(performance.now() - t0).toFixed(0)} ms`);
   agent.destroy();
 });
+
+test('serve refuses to start when no database of the split exists (one line, exit 2)', async () => {
+  const { runCli } = await import('../helpers/cli.js');
+  const none = join(dir, 'none.jsonl');
+  const gone = join(dir, 'nowhere', 'x.sqlite');
+  writeFileSync(none, JSON.stringify({ question: 'q', db_path: gone, sql: 'SELECT 1' }) + '\n');
+  const r = await runCli(['serve', '--dataset', 'jsonl', '--file', none, '--port', '0'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `sqlrl: no database of split 'dev' exists (e.g. ${gone}); pass --db-dir or --data-dir\n`);
+});

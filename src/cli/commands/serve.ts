@@ -32,8 +32,9 @@ export function register(program: Command): void {
   cmd.action(async () => {
     const opts = resolveOptions(cmd, ServeOptions);
     const examples = loadExamples(opts);
-    const missing = [...new Set(missingDatabases(examples).map((e) => e.dbPath))];
-    if (missing.length === examples.length && examples.length > 0) {
+    const lacking = missingDatabases(examples);
+    const missing = [...new Set(lacking.map((e) => e.dbPath))];
+    if (examples.length > 0 && lacking.length === examples.length) {
       throw new UsageError(`no database of split '${opts.split}' exists (e.g. ${missing[0]}); pass --db-dir or --data-dir`);
     }
     const reward = loadRewardConfig(opts.reward, opts.mode);
@@ -49,9 +50,8 @@ export function register(program: Command): void {
       throw new UsageError(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`);
     }
     if (missing.length) {
-      const n = examples.filter((e) => missing.includes(e.dbPath)).length;
       process.stderr.write(
-        `sqlrl serve: warning: ${missing.length} database file${missing.length > 1 ? 's' : ''} of split '${opts.split}' missing (${n} of ${examples.length} examples), e.g. ${missing[0]}; their requests answer status db_missing\n`,
+        `sqlrl serve: warning: ${missing.length} database file${missing.length > 1 ? 's' : ''} of split '${opts.split}' missing (${lacking.length} of ${examples.length} examples), e.g. ${missing[0]}; their requests answer status db_missing\n`,
       );
     }
     process.stderr.write(`sqlrl serve: ${server.url} (${examples.length} examples, reward ${opts.reward}); POST /v1/rewards, POST /get_reward, GET /health, GET /metrics\n`);
