@@ -71,7 +71,7 @@ function post(url: string, path: string, body: unknown, agent: Agent): Promise<{
   });
 }
 
-test('serve: SIGTERM with idle keep-alive clients and a request in flight: the request is answered, exit within the query timeout', async () => {
+test('serve: SIGTERM with idle keep-alive clients and a request in flight: the request is answered, exit within the query timeout', async (t) => {
   const s = await startServe(['--timeout', '3', '--budget-factor', '0']);
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   try {
@@ -93,6 +93,7 @@ test('serve: SIGTERM with idle keep-alive clients and a request in flight: the r
     assert.equal((r.json.results as { status: string }[])[0]!.status, 'timeout');
     const { code, at } = await s.exited;
     assert.equal(code, 0, s.stderr());
+    t.diagnostic(`idle keep-alive connections closed ${closedAfter.toFixed(0)} ms after SIGTERM; exit ${(at - t0).toFixed(0)} ms after (query timeout 3 s, a runaway in flight)`);
     assert.ok(closedAfter < 1000, `idle connections closed after ${closedAfter.toFixed(0)} ms`);
     assert.ok(at - t0 < 3000 + 1500, `exited ${(at - t0).toFixed(0)} ms after SIGTERM (timeout 3 s)`);
     assert.match(s.stderr(), /sqlrl serve: SIGTERM: draining in-flight requests \(at most 3 s\); press Ctrl-C again \(or send SIGTERM again\) to exit at once\n/);
@@ -154,7 +155,7 @@ for (const [what, stop] of [
   });
 }
 
-test('serve under npm (npm -> sh -> node): SIGTERM to the launcher reaches node as a graceful stop, no orphan', async () => {
+test('serve under npm (npm -> sh -> node): SIGTERM to the launcher reaches node as a graceful stop, no orphan', async (t) => {
   const s = await startServe(['--timeout', '3'], { shell: true, env: { npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js' } });
   const shPid = s.child.pid!;
   const nodePid = Number(execFileSync('ps', ['-o', 'pid=', '--ppid', String(shPid)]).toString().trim().split('\n')[0]);
@@ -171,6 +172,7 @@ test('serve under npm (npm -> sh -> node): SIGTERM to the launcher reaches node 
     }
   }
   if (alive) process.kill(nodePid, 'SIGKILL'); // the orphan this test is about; never a recycled pid
+  else t.diagnostic(`node gone ${(performance.now() - t0).toFixed(0)} ms after its launcher was killed`);
   assert.equal(alive, false, `node (pid ${nodePid}) still running 5 s after its launcher was killed`);
   assert.match(s.stderr(), /sqlrl serve: launcher exited: draining in-flight requests/);
 });
