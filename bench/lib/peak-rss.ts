@@ -1,8 +1,10 @@
 // True peak resident memory for benchmarks: the kernel's high-water marks, not a sample of current RSS.
 //  - this process: getrusage(RUSAGE_SELF).ru_maxrss (process.resourceUsage().maxRSS);
+//  - a group of helper processes that come and go: `sampleGroupPeak()` (VmHWM of each, summed);
 //  - a child process tree: `measured()` wraps a command so the kernel's ru_maxrss of its waited-for
 //    children is read when it ends (the largest single process of the tree, as GNU time's %M reports).
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 const MiB = 2 ** 20;
 
@@ -28,4 +30,40 @@ sys.exit(0)`;
   const m = /\n@@measured ([\d.]+) (\d+) (-?\d+)\n$/.exec(stderr);
   if (!m) throw new Error(`measured(${cmd}): no measurement (${stderr.slice(-300)})`);
   return { status: Number(m[3]), stdout: String(r.stdout ?? ''), stderr: stderr.slice(0, m.index), seconds: Number(m[1]), peakMiB: (Number(m[2]) * 1024) / MiB };
+}
+
+/** VmHWM (the kernel's peak resident set) of a live process in MiB, from /proc (Linux); 0 when unreadable. */
+export function processPeakMiB(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Peak memory of this process plus a changing set of helper processes (e.g. sandbox workers, which come and
+ * go): every `everyMs` the VmHWM of each live helper is summed with this process's; the largest sum is kept.
+ * Each VmHWM is that process's true peak, so a sample bounds the set's memory at that moment from above;
+ * a helper that lives and dies between two samples is missed.
+ */
+export function sampleGroupPeak(pids: () => number[], everyMs = 50): { stop(): { peakMiB: number; peakProcesses: number } } {
+  let peakMiB = 0;
+  let peakProcesses = 0;
+  const sample = () => {
+    const live = pids();
+    peakProcesses = Math.max(peakProcesses, live.length);
+    peakMiB = Math.max(peakMiB, selfPeakMiB() + live.reduce((s, pid) => s + processPeakMiB(pid), 0));
+  };
+  const timer = setInterval(sample, everyMs);
+  timer.unref();
+  sample();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakMiB, peakProcesses };
+    },
+  };
 }

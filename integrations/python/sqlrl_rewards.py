@@ -268,8 +268,16 @@ def _client(kwargs):
         return _clients[key]
 
 
+class NoReward(RuntimeError):
+    """The server could not judge a completion (its database is missing, or the SQL sandbox failed twice)."""
+
+
 def _verl_result(r):
     # verl averages every returned key in validation (numbers only), and reports `acc` as the accuracy.
+    # verl has no way to leave a sample out: a completion the server could not judge stops the run with the
+    # reason, instead of entering training as a wrong answer (TRL gets None, which it ignores).
+    if r["reward"] is None:
+        raise NoReward("sqlrl: no reward for a completion: status %s (%s)" % (r["status"], r.get("error")))
     out = {"score": r["reward"], "acc": 1.0 if r["status"] == "match" else 0.0}
     out.update({"reward_" + k: v for k, v in r["components"].items()})
     return out

@@ -160,6 +160,12 @@ class SqlrlServeTest(unittest.TestCase):
         self.assertEqual((r["score"], r["acc"]), (0.1, 0.0))
         self.assertTrue(all(isinstance(v, float) for v in r.values()), "verl averages every key: numbers only")
 
+    def test_verl_stops_on_a_completion_the_server_could_not_judge(self):
+        # /v1/rewards answers reward null for infra_error / db_missing; verl cannot leave a sample out
+        no = {"reward": None, "status": "db_missing", "error": "cannot open database x.sqlite", "components": {}, "sql": "SELECT 1"}
+        with self.assertRaisesRegex(sqlrl_rewards.NoReward, "db_missing.*cannot open database x.sqlite"):
+            sqlrl_rewards._verl_result(no)
+
     def test_verl_prefix_from_extra_info_async_and_batch(self):
         answer = "c\n</think>\n<answer>\n```sql\nSELECT count(*) FROM customers\n```\n</answer>"
         r = asyncio.run(sqlrl_rewards.compute_score_async("sqlrl", answer, GOLD, {"prefix": "<think>\n"}, url=self.r1_url, reward_router_address=None))

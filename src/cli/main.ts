@@ -2,8 +2,11 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.js';
 import { commands } from './commands/index.js';
+import { watchLauncher } from '../signals.js';
 
 export async function main(argv: string[]): Promise<void> {
+  // Under `npx sqlrl` a SIGTERM to npm never reaches this process (npm -> sh -> node): stop when npm goes.
+  watchLauncher();
   const program = new Command('sqlrl')
     .description('Reinforcement learning for text-to-SQL: sandboxed execution rewards, GRPO, a CPU engine, evaluation.')
     .version('0.1.0')

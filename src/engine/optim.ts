@@ -82,10 +82,21 @@ export class AdamW {
   load(dir: string): void {
     const metaFile = join(dir, 'optimizer.json');
     if (!existsSync(metaFile)) throw new Error(`${dir}: no optimizer.json`);
-    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { step: number; params: [string, number][] };
+    let meta: { step: number; params: [string, number][] };
+    try {
+      meta = JSON.parse(readFileSync(metaFile, 'utf8')) as typeof meta;
+    } catch (err) {
+      throw new Error(`${metaFile}: invalid JSON (${(err as Error).message}); the checkpoint is corrupt`);
+    }
+    if (!meta || !Number.isSafeInteger(meta.step) || meta.step < 0 || !Array.isArray(meta.params)) throw new Error(`${metaFile}: needs a step count and the parameter list`);
     const names = this.params.map((p) => `${p.name}:${p.data.length}`).join(',');
     if (meta.params.map(([n, l]) => `${n}:${l}`).join(',') !== names) throw new Error(`${dir}: optimizer state does not match the model's trainable parameters`);
-    const raw = readFileSync(join(dir, 'optimizer.bin'));
+    const binFile = join(dir, 'optimizer.bin');
+    if (!existsSync(binFile)) throw new Error(`${dir}: no optimizer.bin`);
+    const raw = readFileSync(binFile);
+    // Both moments (m then v) of every parameter, float32: anything else is a truncated or foreign file.
+    const expected = 2 * this.m.reduce((s, a) => s + a.length, 0) * 4;
+    if (raw.byteLength !== expected) throw new Error(`${binFile}: ${raw.byteLength} bytes, expected ${expected} (two float32 moments per trained weight); the checkpoint is truncated or corrupt`);
     const buf = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     let o = 0;
     for (const a of [...this.m, ...this.v]) {

@@ -14,6 +14,8 @@ export interface TokenizerSpec {
   chatTemplate: string | null;
   eosTokenIds: number[];
   bosTokenId?: number;
+  /** The file it came from, for error messages. */
+  source?: string;
 }
 
 type Message = { role: 'system' | 'user' | 'assistant'; content: string };
@@ -26,8 +28,17 @@ export class ChatTokenizer implements Tokenizer {
   private readonly specialTokens: Record<string, string>;
 
   constructor(readonly spec: TokenizerSpec) {
-    this.tok = new HfTokenizer(spec.json, spec.config);
-    this.template = spec.chatTemplate ? new Template(spec.chatTemplate) : null;
+    const where = spec.source ?? 'tokenizer';
+    try {
+      this.tok = new HfTokenizer(spec.json, spec.config);
+    } catch (err) {
+      throw new Error(`${where}: cannot build the tokenizer: ${(err as Error).message.split('\n')[0]}`);
+    }
+    try {
+      this.template = spec.chatTemplate ? new Template(spec.chatTemplate) : null;
+    } catch (err) {
+      throw new Error(`${where}: the chat template does not parse: ${(err as Error).message.split('\n')[0]}`);
+    }
     this.eosTokenIds = spec.eosTokenIds;
     const model = spec.json.model as { vocab?: Record<string, number> };
     const added = (spec.json.added_tokens as { id: number }[] | undefined) ?? [];
@@ -62,9 +73,16 @@ export class ChatTokenizer implements Tokenizer {
 export function tokenizerSpecFromGguf(g: GgufFile): TokenizerSpec {
   const model = g.get('tokenizer.ggml.model');
   if (model !== 'gpt2') throw new Error(`${g.path}: tokenizer model '${String(model)}' is not supported (supported: gpt2 byte-level BPE)`);
-  const tokens = g.get('tokenizer.ggml.tokens') as string[];
-  const types = (g.get('tokenizer.ggml.token_type') as number[] | undefined) ?? [];
-  const merges = (g.get('tokenizer.ggml.merges') as string[] | undefined) ?? [];
+  /** A metadata array whose items all have `type` (typeof); absent is [] unless required. */
+  const arrayOf = <T>(key: string, type: 'string' | 'number', required: boolean): T[] => {
+    const v = g.get(key);
+    if (v === undefined && !required) return [];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === type)) throw new Error(`${g.path}: bad metadata ${key}: expected an array of ${type}s`);
+    return v as T[];
+  };
+  const tokens = arrayOf<string>('tokenizer.ggml.tokens', 'string', true);
+  const types = arrayOf<number>('tokenizer.ggml.token_type', 'number', false);
+  const merges = arrayOf<string>('tokenizer.ggml.merges', 'string', false);
   const vocab: Record<string, number> = {};
   tokens.forEach((t, i) => (vocab[t] = i));
   const added = tokens.flatMap((t, i) => (types[i] === 3 || types[i] === 4 ? [{ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[i] === 3 }] : []));
@@ -91,5 +109,8 @@ export function tokenizerSpecFromGguf(g: GgufFile): TokenizerSpec {
     add_bos_token: g.get('tokenizer.ggml.add_bos_token') ?? false,
   };
   const chatTemplate = (g.get('tokenizer.chat_template') as string | undefined) ?? null;
-  return { json, config, chatTemplate, eosTokenIds: eos >= 0 ? [eos] : [], ...(bos !== undefined ? { bosTokenId: Number(bos) } : {}) };
+  if (eos >= tokens.length || (bos !== undefined && !(Number(bos) >= 0 && Number(bos) < tokens.length))) {
+    throw new Error(`${g.path}: bad metadata: eos/bos token id (${eos}/${String(bos)}) outside the ${tokens.length}-token vocabulary`);
+  }
+  return { json, config, chatTemplate, eosTokenIds: eos >= 0 ? [eos] : [], ...(bos !== undefined ? { bosTokenId: Number(bos) } : {}), source: g.path };
 }

@@ -10,8 +10,8 @@ import type { ExecResult, SqlValue } from '../sql/types.js';
 import { mapConcurrent } from './concurrency.js';
 import type { BucketAcc, EvalReportJson, ReportExample } from './html-report.js';
 
-/** `refused`: the sandbox refused the prediction (a write, ATTACH, PRAGMA, ...), as opposed to invalid SQL (`error`). */
-export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'refused' | 'timeout' | 'too_large' | 'db_missing' | 'no_sql';
+/** `refused`: the sandbox refused the prediction (a write, ATTACH, PRAGMA, ...), as opposed to invalid SQL (`error`); `infra_error`: the sandbox failed. */
+export type ExampleStatus = 'match' | 'mismatch' | 'error' | 'refused' | 'timeout' | 'too_large' | 'db_missing' | 'infra_error' | 'no_sql';
 
 export interface EvaluatedExample extends ReportExample {
   index: number;
@@ -70,6 +70,7 @@ function errorText(r: ExecResult): string | null {
   if (r.kind === 'error') return r.message;
   if (r.kind === 'timeout') return `timed out after ${Math.round(r.ms)} ms`;
   if (r.kind === 'too_large') return `result over the ${r.limit} cap`;
+  if (r.kind === 'infra_error' || r.kind === 'db_missing') return r.message;
   return null;
 }
 

@@ -111,6 +111,8 @@ async function runnableGold(examples: Example[], opts: PrepareOptions): Promise<
     results.forEach((r, i) => {
       const e = examples[i]!;
       if (r.kind === 'error') leftOut.push({ id: e.id, reason: 'gold_error', detail: r.message });
+      else if (r.kind === 'db_missing') leftOut.push({ id: e.id, reason: 'database_missing', detail: r.message });
+      else if (r.kind === 'infra_error') throw new Error(`the SQL sandbox failed on the gold SQL of ${e.id}: ${r.message}`);
       else if (r.kind === 'timeout') leftOut.push({ id: e.id, reason: 'gold_timeout', detail: `over ${opts.timeout} s` });
       else if (r.kind === 'too_large') leftOut.push({ id: e.id, reason: 'gold_too_large', detail: `over the ${r.limit} cap` });
       else if (opts.dropEmptyGold && r.rows.length === 0) leftOut.push({ id: e.id, reason: 'gold_empty' });

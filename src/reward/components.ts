@@ -54,6 +54,9 @@ function verdictValue(ctx: RewardContext, p: Params): ComponentValue {
     too_large: num(p, 'too_large', num(p, 'mismatch', 0)),
     gold_error: num(p, 'gold_error', 0),
     no_sql: num(p, 'no_sql', num(p, 'error', 0)),
+    // Never scored: the scorer leaves infrastructure failures out before any component runs.
+    infra_error: 0,
+    db_missing: 0,
   };
   return { value: table[ctx.verdict], detail: { verdict: ctx.verdict } };
 }

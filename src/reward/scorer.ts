@@ -1,9 +1,11 @@
 // Scores batches of completions: extract SQL, run prediction and (cached) gold in the sandbox pool
 // concurrently, check syntax or read the schema only when the design needs it, then apply the design.
+// When the sandbox itself fails (a worker died twice, the database is missing) there is nothing to
+// score: the result says so (status infra_error / db_missing, `excluded`) instead of a wrong-SQL reward.
 import type { SqlExecutor } from '../sql/executor.js';
-import { executionMatch } from '../sql/match.js';
+import { DEFAULT_PREDICTION_BUDGET, executionMatch, type PredictionBudget } from '../sql/match.js';
 import { readSchema, schemaNames } from '../sql/schema.js';
-import type { ExecResult } from '../sql/types.js';
+import { isInfraFailure, type ExecResult, type InfraKind } from '../sql/types.js';
 import type { RewardComponent, RewardContext, Verdict } from './components.js';
 import { extractWith, goldForRule, type Extraction } from './extract.js';
 import { needs, resolveDesign, scoreContext, type LoadedReward, type RewardConfig, type RewardDesign } from './presets.js';
@@ -24,11 +26,23 @@ export interface RewardResult {
   components: Record<string, number>;
   /** The verdict, or 'no_sql' when nothing could be extracted. */
   status: Verdict;
+  /**
+   * Set when the infrastructure failed (status infra_error or db_missing): `reward` is 0 but means
+   * nothing; leave the completion out of the group's advantage and count it apart. `details.error` says what failed.
+   */
+  excluded?: true;
   sql: string | null;
   extraction: Extraction;
   pred: ExecResult | null;
   gold: ExecResult | null;
   details: Record<string, unknown>;
+}
+
+/** The first infrastructure failure among the executions behind one completion, if any. */
+function infraFailure(pred: ExecResult, gold: ExecResult, syntax: Awaited<ReturnType<SqlExecutor['checkSyntax']>> | null): { status: InfraKind; message: string } | null {
+  for (const r of [pred, gold]) if (isInfraFailure(r)) return { status: r.kind, message: r.message };
+  if (syntax && !syntax.ok && syntax.infra) return { status: syntax.infra, message: syntax.message };
+  return null;
 }
 
 export class RewardScorer {
@@ -40,7 +54,11 @@ export class RewardScorer {
   constructor(
     private readonly executor: SqlExecutor,
     config: RewardConfig | string | LoadedReward,
-    private readonly opts: { timeoutMs?: number } = {},
+    private readonly opts: {
+      timeoutMs?: number;
+      /** The prediction's time budget relative to its gold's (default DEFAULT_PREDICTION_BUDGET); false: the full timeout. */
+      budget?: PredictionBudget | false;
+    } = {},
   ) {
     const loaded = typeof config === 'object' && 'custom' in config ? config : null;
     this.custom = loaded?.custom ?? {};
@@ -74,13 +92,22 @@ export class RewardScorer {
     let syntaxOk: boolean | null = null;
     if (extraction.sql) {
       const [m, syn] = await Promise.all([
-        executionMatch(this.executor, { dbPath: item.dbPath, goldSql, predSql: extraction.sql, mode: this.design.mode, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) }),
+        executionMatch(this.executor, {
+          dbPath: item.dbPath,
+          goldSql,
+          predSql: extraction.sql,
+          mode: this.design.mode,
+          ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}),
+          ...(this.opts.budget !== false ? { budget: this.opts.budget ?? DEFAULT_PREDICTION_BUDGET } : {}),
+        }),
         need.syntax ? this.executor.checkSyntax(item.dbPath, extraction.sql) : Promise.resolve(null),
       ]);
       verdict = m.verdict;
       pred = m.pred;
       gold = m.gold;
       syntaxOk = syn ? syn.ok : null;
+      const infra = infraFailure(m.pred, m.gold, syn);
+      if (infra) return { reward: 0, components: {}, status: infra.status, excluded: true, sql: extraction.sql, extraction, pred, gold, details: { error: infra.message } };
     } else if (need.syntax) syntaxOk = false;
     const ctx: RewardContext = {
       completion: item.completion,

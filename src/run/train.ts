@@ -26,7 +26,7 @@ import type { SftConfig, TrainConfig } from './config.js';
 import { referencePolicy, resolveEvalSplit, resolveTemplate, type Adjustment } from './plan.js';
 import { buildPrompts, sftTargets, type RunPrompts } from './prompts.js';
 import { maybeDashboard, say, stepBar } from './progress.js';
-import { stopOnSignals } from './signals.js';
+import { onStopSignals, SECOND_SIGNAL_HINT } from '../signals.js';
 
 type Common = SftConfig | TrainConfig;
 
@@ -151,9 +151,9 @@ async function setUp(o: Common, command: 'train' | 'sft', reward: { design: Retu
 
 async function withRun<T>(o: Common, command: string, body: (stop: () => boolean) => Promise<T>, cleanup: () => Promise<void>): Promise<T> {
   const dash = await maybeDashboard(o.dashboard, o.output, o.dashboardPort);
-  const stop = stopOnSignals(`sqlrl ${command}`, (signal) => process.stderr.write(`\nsqlrl ${command}: ${signal}: stopping after this step (a second signal exits at once)\n`));
+  const stop = onStopSignals((reason) => process.stderr.write(`\nsqlrl ${command}: ${reason}: stopping after this step, with a checkpoint; ${SECOND_SIGNAL_HINT}\n`));
   try {
-    return await body(stop.requested);
+    return await body(() => stop.requested);
   } finally {
     stop.dispose();
     await cleanup();

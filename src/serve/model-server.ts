@@ -1,10 +1,12 @@
 // `sqlrl serve-model`: a policy (the CPU engine's base model + optional adapter) behind the
 // OpenAI API — /v1/chat/completions, /v1/completions, /v1/models — so any OpenAI client,
-// including `sqlrl eval --endpoint`, can use a trained model.
+// including `sqlrl eval --endpoint`, can use a trained model. close() drains: the generation running
+// finishes, requests queued behind it get a 503, idle keep-alive connections are closed.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Policy, Sample } from '../interfaces/policy.js';
+import { trackConnections } from './graceful.js';
 
 export interface ModelServerOptions {
   policy: Policy;
@@ -15,6 +17,8 @@ export interface ModelServerOptions {
   /** Upper bound on max_tokens a request may ask for. */
   maxTokensLimit?: number;
   token?: string;
+  /** close() waits this long for the generation in progress, then drops its connection (default 60 000 ms). */
+  drainMs?: number;
 }
 
 const Common = {
@@ -61,10 +65,14 @@ const finish = (s: Sample) => (s.finishReason === 'length' ? 'length' : 'stop');
 export async function startModelServer(opts: ModelServerOptions): Promise<{ url: string; app: FastifyInstance; close(): Promise<void> }> {
   const { policy, modelName } = opts;
   const maxTokensLimit = opts.maxTokensLimit ?? 2048;
-  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
-  // One generation at a time: the engine uses every core for one batch.
+  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024, forceCloseConnections: false });
+  const connections = trackConnections(app.server);
+  let closing = false;
+  // One generation at a time: the engine uses every core for one batch. Once closing, generations that
+  // have not started are refused rather than run for clients about to be disconnected.
   let queue: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+  const serialized = <T>(gen: () => Promise<T>): Promise<T> => {
+    const fn = () => (closing ? Promise.reject(Object.assign(new Error('the server is shutting down; retry on another replica'), { statusCode: 503 })) : gen());
     const run = queue.then(fn, fn);
     queue = run.catch(() => undefined);
     return run;
@@ -77,7 +85,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<{ url:
     if (req.headers.authorization !== `Bearer ${opts.token}`) return openAiError(reply, 401, 'missing or wrong bearer token (Authorization: Bearer TOKEN)');
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500;
     return openAiError(reply, status, status === 500 ? `generation failed: ${err.message}` : err.message.split('\n')[0]);
   });
 
@@ -179,5 +187,12 @@ export async function startModelServer(opts: ModelServerOptions): Promise<{ url:
   });
 
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
-  return { url: address, app, close: () => app.close() };
+  return {
+    url: address,
+    app,
+    close: async () => {
+      closing = true;
+      await connections.drain(() => app.close(), opts.drainMs ?? 60_000);
+    },
+  };
 }

@@ -3,6 +3,10 @@
 //   POST /v1/rewards   {"items": [{"completion", "example_id", "prefix"?} | {"completion", "db_id", "gold_sql", "prefix"?}]}
 //   POST /get_reward   OpenRLHF's remote reward protocol ({"query", "prompts", "labels"})
 //   GET  /health (also tells clients the body limit and item cap), GET /metrics (Prometheus text)
+// A completion the sandbox could not judge (a worker failed twice, the database is missing) is answered
+// as such, never as wrong SQL: in /v1/rewards with status infra_error / db_missing, `excluded: true` and
+// reward null; in OpenRLHF's protocol, which has no place for it, with a 503 (infra_error: retry) or a
+// 500 (db_missing). close() drains: in-flight requests finish, idle keep-alive connections are closed.
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -11,6 +15,8 @@ import type { Example } from '../data/types.js';
 import { RewardScorer, type RewardResult } from '../reward/scorer.js';
 import type { LoadedReward, RewardConfig } from '../reward/presets.js';
 import type { SqlExecutor } from '../sql/executor.js';
+import type { PredictionBudget } from '../sql/match.js';
+import { trackConnections } from './graceful.js';
 import { locateResponse, promptPrefill } from './openrlhf.js';
 
 export interface RewardServerOptions {
@@ -31,6 +37,12 @@ export interface RewardServerOptions {
   prefix?: string;
   /** Told (at most once a minute per kind) about refused tokens and unlocatable prompts, which clients may only log quietly. */
   onWarning?: (message: string) => void;
+  /** close() waits this long for in-flight requests, then drops them (default: the executor's query timeout). */
+  drainMs?: number;
+  /** Database files of the loaded examples that are missing, reported by /health. */
+  missingDbPaths?: string[];
+  /** A prediction's time budget relative to its gold's (default: the scorer's); false: the full timeout. */
+  budget?: PredictionBudget | false;
 }
 
 export interface RewardServer {
@@ -41,6 +53,16 @@ export interface RewardServer {
 
 class BadRequest extends Error {
   readonly statusCode = 400;
+}
+
+/** The server could not compute a reward (sandbox failure, missing database): a 5xx, not the client's fault. */
+class NoReward extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: 500 | 503,
+  ) {
+    super(message);
+  }
 }
 
 const Item = z.union([
@@ -134,13 +156,21 @@ class Metrics {
       `sqlrl_sql_timeouts_total ${executor.stats.timeouts}`,
       '# TYPE sqlrl_gold_cache_hits_total counter',
       `sqlrl_gold_cache_hits_total ${executor.stats.goldCacheHits}`,
+      '# TYPE sqlrl_sql_worker_deaths_total counter',
+      `sqlrl_sql_worker_deaths_total ${executor.stats.workerDeaths}`,
+      '# TYPE sqlrl_sql_infra_errors_total counter',
+      `sqlrl_sql_infra_errors_total ${executor.stats.infraErrors}`,
+      '# TYPE sqlrl_sql_workers gauge',
+      `sqlrl_sql_workers ${executor.load().workers}`,
+      '# TYPE sqlrl_sql_stuck_workers gauge',
+      `sqlrl_sql_stuck_workers ${executor.load().stuck}`,
     );
     return lines.join('\n') + '\n';
   }
 }
 
 export async function startRewardServer(opts: RewardServerOptions): Promise<RewardServer> {
-  const scorer = new RewardScorer(opts.executor, opts.reward);
+  const scorer = new RewardScorer(opts.executor, opts.reward, opts.budget !== undefined ? { budget: opts.budget } : {});
   const byId = new Map(opts.examples.map((e) => [e.id, e]));
   const dbById = new Map(opts.examples.map((e) => [e.dbId, e.dbPath]));
   const metrics = new Metrics();
@@ -148,6 +178,7 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
   const bodyLimit = opts.bodyLimit ?? 16 * 1024 * 1024;
   const warn = rateLimited(opts.onWarning);
   const app = Fastify({ bodyLimit, forceCloseConnections: false, logger: false });
+  const connections = trackConnections(app.server);
 
   const dbPathOf = (dbId: string, where: string): string => {
     const p = dbById.get(dbId) ?? (opts.dbDir ? dbPathFor(opts.dbDir, dbId) : undefined);
@@ -205,13 +236,17 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
       void reply.code(413).send(tooLarge(req.headers['content-length'] ? `${req.headers['content-length']} bytes` : 'the request body'));
       return;
     }
+    if (status === 503) void reply.header('retry-after', '1');
     void reply.code(status).send({ error: err.message.split('\n')[0] });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url} (see GET /health; POST /v1/rewards, POST /get_reward)` });
   });
 
-  const summarize = (r: RewardResult) => ({ reward: r.reward, components: r.components, status: r.status, sql: r.sql });
+  const summarize = (r: RewardResult) =>
+    r.excluded
+      ? { reward: null, components: r.components, status: r.status, sql: r.sql, excluded: true, error: String(r.details.error) }
+      : { reward: r.reward, components: r.components, status: r.status, sql: r.sql };
 
   app.post('/v1/rewards', async (req) => {
     const body = req.body as { items?: unknown } | null;
@@ -249,7 +284,14 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
     });
     const missing = located.filter((x) => x === null).length;
     if (missing) warn('prompt', `sqlrl serve: /get_reward: ${missing} of ${query.length} prompts not found in their query (truncated prompts? raise OpenRLHF's --prompt_max_len); scored 0 with status prompt_not_found`);
+    const index = located.flatMap((x, i) => (x === null ? [] : [i]));
     const scored = await scorer.score(located.filter((x) => x !== null));
+    const failed = scored.findIndex((r) => r.excluded);
+    if (failed >= 0) {
+      const r = scored[failed]!;
+      const what = r.status === 'db_missing' ? 'the database is missing' : 'the SQL sandbox failed; retry';
+      throw new NoReward(`labels.${index[failed]}: no reward: ${what} (${String(r.details.error)})`, r.status === 'db_missing' ? 500 : 503);
+    }
     metrics.rewards += scored.length;
     let k = 0;
     const results = located.map((x) => (x === null ? null : scored[k++]!));
@@ -278,6 +320,7 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
     prefix: opts.prefix ?? '',
     body_limit: bodyLimit,
     max_items: maxItems,
+    missing_databases: opts.missingDbPaths?.length ?? 0,
   }));
   app.get('/metrics', async (_req, reply) => {
     void reply.type('text/plain; version=0.0.4');
@@ -285,5 +328,6 @@ export async function startRewardServer(opts: RewardServerOptions): Promise<Rewa
   });
 
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8000 });
-  return { url: address, app, close: () => app.close() };
+  const drainMs = opts.drainMs ?? opts.executor.timeoutMs;
+  return { url: address, app, close: async () => void (await connections.drain(() => app.close(), drainMs)) };
 }

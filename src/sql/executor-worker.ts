@@ -2,6 +2,7 @@
 // The parent (executor.ts) kills this process when a query runs past its timeout, so nothing here
 // needs to be interruptible; it only needs to refuse anything but a plain read and to cap result size.
 
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import type { ExecResult, SqlValue } from './types.js';
 
@@ -31,7 +32,15 @@ function connection(dbPath: string): Database.Database {
     return db;
   }
   db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  db.pragma('query_only = ON');
+  try {
+    db.pragma('query_only = ON');
+    // SQLite opens lazily: reading the schema version makes a file that is not a database fail here, as
+    // an unusable database, rather than later as if the query were wrong.
+    db.pragma('schema_version', { simple: true });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   open.set(dbPath, db);
   if (open.size > MAX_OPEN) {
     const [oldestPath, oldest] = open.entries().next().value as [string, Database.Database];
@@ -119,8 +128,14 @@ function prepare(db: Database.Database, sql: string): Database.Statement | strin
 function run(req: WorkerRequest): ExecResult {
   const t0 = performance.now();
   const ms = () => performance.now() - t0;
+  let db: Database.Database;
   try {
-    const db = connection(req.dbPath);
+    db = connection(req.dbPath);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { kind: 'db_missing', message: `cannot open database ${req.dbPath}: ${reason}`, ms: ms() };
+  }
+  try {
     const stmt = prepare(db, req.sql);
     if (typeof stmt === 'string') return { kind: 'error', message: stmt, refused: true, ms: ms() };
     if (req.op === 'prepare') return { kind: 'rows', columns: [], rows: [], ms: ms() };
@@ -142,6 +157,25 @@ function run(req: WorkerRequest): ExecResult {
     return /^not authorized\b/.test(message) ? { kind: 'error', message: `refused: ${message}`, refused: true, ms: ms() } : { kind: 'error', message, ms: ms() };
   }
 }
+
+/**
+ * Die with the parent. A worker blocked in a runaway query cannot notice its IPC channel closing, so a
+ * parent that is killed (kill -9, an out-of-memory kill, a second Ctrl-C) would leave it burning a core
+ * forever. On Linux, prctl(PR_SET_PDEATHSIG, SIGKILL) (called through koffi) has the kernel kill this
+ * process when the parent dies. Elsewhere only the 'disconnect' handler below applies (idle workers).
+ */
+function dieWithParent(parentPid: number): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as { load(lib: string): { func(sig: string): (...a: number[]) => number } };
+    const prctl = koffi.load('libc.so.6').func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+    prctl(1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */, 0, 0, 0);
+  } catch {
+    // no koffi or no glibc: idle workers still exit on disconnect
+  }
+  if (parentPid && process.ppid !== parentPid) process.exit(0); // the parent died before we asked
+}
+dieWithParent(Number(process.argv[2]));
 
 process.on('message', (req: WorkerRequest) => {
   const response: WorkerResponse = { id: req.id, result: run(req) };

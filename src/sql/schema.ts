@@ -1,5 +1,7 @@
 // The schema of a SQLite database as prompts and rewards need it: tables, columns (type, primary
 // key), foreign keys, and a few sample values per column. Read once per file (read-only) and cached.
+// A file that cannot be read gives a SchemaReadError naming it, so a caller can skip that example.
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export interface ColumnInfo {
@@ -31,6 +33,17 @@ export interface DbSchema {
 
 const cache = new Map<string, DbSchema>();
 
+/** A database whose schema cannot be read (missing, unreadable, not SQLite); the message names the file. */
+export class SchemaReadError extends Error {
+  override name = 'SchemaReadError';
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`cannot read the schema of ${path}: ${reason}`);
+  }
+}
+
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 export function readSchema(dbPath: string, opts: { samples?: number } = {}): DbSchema {
@@ -38,7 +51,13 @@ export function readSchema(dbPath: string, opts: { samples?: number } = {}): DbS
   const key = `${dbPath}\u0000${samples}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  if (!existsSync(dbPath)) throw new SchemaReadError(dbPath, 'the database file does not exist');
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new SchemaReadError(dbPath, (err as Error).message);
+  }
   try {
     const tables = (db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid").all() as { name: string; sql: string | null }[]).map(
       (t): TableInfo => {
@@ -65,6 +84,8 @@ export function readSchema(dbPath: string, opts: { samples?: number } = {}): DbS
     const schema = { path: dbPath, tables };
     cache.set(key, schema);
     return schema;
+  } catch (err) {
+    throw new SchemaReadError(dbPath, (err as Error).message);
   } finally {
     db.close();
   }

@@ -1,4 +1,7 @@
-// The result of running one SQL statement in the sandbox: exactly one of four kinds, never an exception.
+// The result of running one SQL statement in the sandbox: exactly one of these kinds, never an exception.
+// The first four say something about the SQL; `infra_error` and `db_missing` say the sandbox could not
+// judge it (a worker died, the database file is missing or unreadable), so a reward must not count them
+// as wrong SQL.
 
 /** A SQLite value as better-sqlite3 returns it (INTEGERs beyond 2^53 come back as bigint). */
 export type SqlValue = number | bigint | string | Uint8Array | null;
@@ -28,7 +31,24 @@ export interface TooLargeResult {
   ms: number;
 }
 
-export type ExecResult = RowsResult | ErrorResult | TimeoutResult | TooLargeResult;
+/** The sandbox failed, not the SQL: its worker died (or never started) twice running this query. */
+export interface InfraErrorResult {
+  kind: 'infra_error';
+  message: string;
+  ms: number;
+}
+/** The database file does not exist or SQLite cannot open it as a database; the message names the file. */
+export interface DbMissingResult {
+  kind: 'db_missing';
+  message: string;
+  ms: number;
+}
+
+export type ExecResult = RowsResult | ErrorResult | TimeoutResult | TooLargeResult | InfraErrorResult | DbMissingResult;
+
+/** Kinds that say nothing about the SQL (the infrastructure failed): never scored as a wrong answer. */
+export type InfraKind = InfraErrorResult['kind'] | DbMissingResult['kind'];
+export const isInfraFailure = (r: ExecResult): r is InfraErrorResult | DbMissingResult => r.kind === 'infra_error' || r.kind === 'db_missing';
 
 export interface ExecOptions {
   /** Per-query timeout; the worker is killed past it. Default: the executor's. */

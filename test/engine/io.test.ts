@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadHfDir, loadModel, hfNameOfGguf } from '../../src/engine/io/load.js';
@@ -13,6 +13,7 @@ import { writeSafetensors, SafetensorsFile } from '../../src/engine/io/safetenso
 import { downloadHubModel } from '../../src/engine/io/hub.js';
 import type { Tensor } from '../../src/engine/config.js';
 import { writeTinyModelDir } from '../helpers/tiny-models.js';
+import { NO_TEST_MODEL, TEST_MODEL_GGUF } from '../helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqlrl-io-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -223,4 +224,112 @@ test('hub download from a local server laid out like the hub: interrupted transf
   } finally {
     server.close();
   }
+});
+
+// ---------------------------------------------------------------- damaged files: refused, the file named
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A small valid GGUF (one F32 tensor of 64 values) to damage. */
+function smallGguf(path: string): Buffer {
+  const data = Buffer.alloc(64 * 4);
+  for (let i = 0; i < 64; i++) data.writeFloatLE(i, 4 * i);
+  writeGguf(path, [['general.architecture', 'str', 'llama']], [{ name: 'token_embd.weight', dims: [8, 8], type: 0, data }]);
+  return readFileSync(path);
+}
+
+test('GGUF cut short: refused at open, naming the file, the tensor and the sizes', () => {
+  const file = join(tmp, 'cut.gguf');
+  const whole = smallGguf(file);
+  // Layout (writeGguf): header + 32-byte alignment, then 256 bytes of tensor data at the end.
+  const dataStart = whole.length - 256;
+  writeFileSync(file, whole.subarray(0, dataStart + 100));
+  assert.throws(() => new GgufFile(file), new RegExp(`^Error: ${esc(file)}: truncated GGUF file: tensor 'token_embd\\.weight' needs bytes ${dataStart} to ${dataStart + 256} but the file has ${dataStart + 100} bytes$`));
+  // Cut inside the first key (its length, 20, is at bytes 24..31; the key itself would end at byte 52).
+  writeFileSync(file, whole.subarray(0, 40));
+  assert.throws(() => new GgufFile(file), new RegExp(`^Error: ${esc(file)}: bad GGUF metadata entry 0: string length 20 at byte 24 cannot fit in a 40-byte file \\(corrupt or truncated\\)$`));
+});
+
+test('GGUF with corrupt metadata: a length that cannot fit is named, not a raw RangeError', () => {
+  const file = join(tmp, 'badmeta.gguf');
+  const whole = smallGguf(file);
+  // Bytes 24..31 hold the length of the first metadata key ("general.architecture").
+  const huge = Buffer.from(whole);
+  huge.writeBigUInt64LE(6_464_513_685_598_686_000n, 24);
+  writeFileSync(file, huge);
+  assert.throws(() => new GgufFile(file), new RegExp(`^Error: ${esc(file)}: bad GGUF metadata entry 0: value 6464513685598686000 at byte 24 is out of range$`));
+  const big = Buffer.from(whole);
+  big.writeBigUInt64LE(10_000_000n, 24);
+  writeFileSync(file, big);
+  assert.throws(() => new GgufFile(file), new RegExp(`^Error: ${esc(file)}: bad GGUF metadata entry 0: string length 10000000 at byte 24 cannot fit in a ${whole.length}-byte file \\(corrupt or truncated\\)$`));
+  const dims = Buffer.from(whole);
+  // The tensor entry follows the metadata: name length (8) + name (17) then the dimension count.
+  const at = whole.indexOf('token_embd.weight') + 'token_embd.weight'.length;
+  dims.writeUInt32LE(9, at);
+  writeFileSync(file, dims);
+  assert.throws(() => new GgufFile(file), new RegExp(`^Error: ${esc(file)}: bad GGUF tensor 'token_embd\\.weight': 9 dimensions \\(1 to 4 allowed\\)$`));
+});
+
+test('the real test model GGUF cut to 10 MB is refused, naming the file (it used to load and train on garbage)', { skip: NO_TEST_MODEL }, async () => {
+  const file = join(tmp, 'smollm2-cut.gguf');
+  const fd = openSync(TEST_MODEL_GGUF, 'r');
+  const head = Buffer.alloc(10 << 20);
+  readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  writeFileSync(file, head);
+  await assert.rejects(loadModel(file), new RegExp(`^Error: ${esc(file)}: truncated GGUF file: tensor '[\\w.]+' needs bytes \\d+ to \\d+ but the file has 10485760 bytes$`));
+  rmSync(file);
+});
+
+/** A safetensors file of two F32 tensors: a (3 values) then b (5 values). */
+function smallSafetensors(path: string): Buffer {
+  writeSafetensors(path, new Map([['a', { shape: [3], data: new Float32Array([1, 2, 3]) }], ['b', { shape: [5], data: new Float32Array([4, 5, 6, 7, 8]) }]]));
+  return readFileSync(path);
+}
+
+test('safetensors with half its body: refused at open, naming the file and the tensor past the end', () => {
+  const file = join(tmp, 'half-body.safetensors');
+  const whole = smallSafetensors(file);
+  const bodyStart = whole.length - 32; // 8 float32 values
+  writeFileSync(file, whole.subarray(0, bodyStart + 16));
+  // a occupies body bytes 0..12 (present), b 12..32 (cut at 16): b is named, with the byte it needs.
+  assert.throws(() => new SafetensorsFile(file), new RegExp(`^Error: ${esc(file)}: truncated safetensors file: tensor 'b' needs data up to byte ${bodyStart + 32} but the file has ${bodyStart + 16} bytes$`));
+});
+
+test('safetensors header: corrupt JSON, impossible length, offsets that disagree with the shape: each named', () => {
+  const file = join(tmp, 'bad-header.safetensors');
+  const whole = smallSafetensors(file);
+  const n = Number(whole.readBigUInt64LE(0));
+  const torn = Buffer.from(whole);
+  torn.write('}', 8 + 5); // inside the first key's quotes
+  writeFileSync(file, torn);
+  assert.throws(() => new SafetensorsFile(file), new RegExp(`^Error: ${esc(file)}: the safetensors header is not valid JSON \\(.+\\); the file is corrupt$`));
+  const long = Buffer.from(whole);
+  long.writeBigUInt64LE(BigInt(whole.length), 0);
+  writeFileSync(file, long);
+  assert.throws(() => new SafetensorsFile(file), new RegExp(`^Error: ${esc(file)} is not a safetensors file, or is truncated \\(header length ${whole.length}, file size ${whole.length} bytes\\)$`));
+  const header = JSON.parse(whole.subarray(8, 8 + n).toString()) as Record<string, { data_offsets: number[] }>;
+  header.a!.data_offsets = [0, 8];
+  const json = JSON.stringify(header).padEnd(n, ' ');
+  writeFileSync(file, Buffer.concat([whole.subarray(0, 8), Buffer.from(json), whole.subarray(8 + n)]));
+  assert.throws(() => new SafetensorsFile(file), new RegExp(`^Error: ${esc(file)}: tensor 'a' has 8 bytes of data but shape \\[3\\] of F32 needs 12$`));
+  writeFileSync(file, '');
+  assert.throws(() => new SafetensorsFile(file), new RegExp(`^Error: ${esc(file)} is not a safetensors file \\(0 bytes, shorter than the 8-byte header length\\)$`));
+});
+
+test('HF folder: corrupt config.json / tokenizer.json / index named with the JSON error', () => {
+  const dir = join(tmp, 'corrupt-json');
+  writeTinyModelDir(dir, 'llama');
+  const tokFile = join(dir, 'tokenizer.json');
+  const tok = readFileSync(tokFile, 'utf8');
+  writeFileSync(tokFile, tok.slice(0, Math.floor(tok.length / 2)));
+  assert.throws(() => loadHfDir(dir), new RegExp(`^Error: ${esc(tokFile)}: invalid JSON \\(.+\\); the file is corrupt or truncated$`));
+  writeFileSync(tokFile, tok);
+  const cfgFile = join(dir, 'config.json');
+  const cfg = readFileSync(cfgFile, 'utf8');
+  writeFileSync(cfgFile, cfg.slice(0, 40));
+  assert.throws(() => loadHfDir(dir), new RegExp(`^Error: ${esc(cfgFile)}: invalid JSON \\(.+\\); the file is corrupt or truncated$`));
+  writeFileSync(cfgFile, cfg);
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': 'model-00002-of-00002.safetensors' } }));
+  assert.throws(() => loadHfDir(dir), /model\.safetensors\.index\.json: lists 'model-00002-of-00002\.safetensors', which is not in .* \(incomplete download\?\)$/);
 });

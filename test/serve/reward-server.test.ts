@@ -46,7 +46,7 @@ test('POST /v1/rewards: results in request order with reward, components, status
 
 test('GET /health tells clients the reward, its extraction rule, the default prefix and the request limits', async () => {
   const h = (await (await fetch(server.url + '/health')).json()) as Record<string, unknown>;
-  assert.deepEqual(h, { ok: true, examples: 36, reward: 'arctic', mode: 'strict', extract: 'arctic', prefix: '', body_limit: 64 * 1024, max_items: 100 });
+  assert.deepEqual(h, { ok: true, examples: 36, reward: 'arctic', mode: 'strict', extract: 'arctic', prefix: '', body_limit: 64 * 1024, max_items: 100, missing_databases: 0 });
 });
 
 test('items carry their own prefix; a server-wide prefix (the template prefill) fills in for items without one', async () => {
@@ -133,7 +133,7 @@ test('Python adapters (TRL, verl, OpenRLHF protocol): python3 -m unittest agains
     p.on('close', (code) => resolve({ code, out }));
   });
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /Ran 15 tests/);
+  assert.match(r.out, /Ran 16 tests/);
 });
 
 test('the Python adapter installs with pip (integrations/python/pyproject.toml) and imports from where it was installed', { skip: skipUnlessPython('setuptools', 'wheel'), timeout: 120_000 }, () => {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { addSchemaOptions, resolveOptions } from '../options.js';
 import { UsageError } from '../../errors.js';
+import { onStopSignals } from '../../signals.js';
 
 export const DashboardOptions = z.object({
   runDirs: z.array(z.string()).min(1).describe('run directories (written by sqlrl train / sqlrl sft)'),
@@ -26,10 +27,8 @@ export function register(program: Command): void {
     const dash = await startDashboard(opts);
     process.stderr.write(`sqlrl dashboard: ${dash.url} (Ctrl-C to stop)\n`);
     for (const d of missing) process.stderr.write(`sqlrl dashboard: warning: '${d}' does not exist yet; it will show once written\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => void dash.close().then(resolve);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    const stop = onStopSignals(() => {});
+    await stop.stopped;
+    await dash.close();
   });
 }

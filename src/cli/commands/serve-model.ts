@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { addSchemaOptions, resolveOptions } from '../options.js';
 import { UsageError } from '../../errors.js';
+import { onStopSignals, SECOND_SIGNAL_HINT } from '../../signals.js';
 
 export const ServeModelOptions = z.object({
   model: z.string().describe('a Hugging Face folder, a .gguf file, or hf:ORG/NAME'),
@@ -13,6 +14,7 @@ export const ServeModelOptions = z.object({
   port: z.number().int().min(0).max(65535).default(8080).describe('port (0 picks a free one)'),
   maxTokens: z.number().int().positive().default(2048).describe('largest max_tokens a request may ask for'),
   token: z.string().optional().describe('require Authorization: Bearer TOKEN'),
+  drainTimeout: z.number().positive().default(60).describe('on SIGINT/SIGTERM, seconds to let the generation in progress finish before exiting'),
 });
 
 export function register(program: Command): void {
@@ -28,12 +30,13 @@ export function register(program: Command): void {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const server = await startModelServer({ policy, modelName: o.name, host: o.host, port: o.port, maxTokensLimit: o.maxTokens, ...(o.token ? { token: o.token } : {}) });
+    const server = await startModelServer({ policy, modelName: o.name, host: o.host, port: o.port, maxTokensLimit: o.maxTokens, drainMs: o.drainTimeout * 1000, ...(o.token ? { token: o.token } : {}) });
     process.stderr.write(`sqlrl serve-model: ${server.url}/v1 (model '${o.name}': ${policy.describe()})\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => void server.close().then(resolve);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+    const stop = onStopSignals((reason) => {
+      process.stderr.write(`sqlrl serve-model: ${reason}: finishing the generation in progress (at most ${o.drainTimeout} s); ${SECOND_SIGNAL_HINT}\n`);
     });
+    await stop.stopped;
+    await server.close();
+    process.stderr.write('sqlrl serve-model: stopped\n');
   });
 }

@@ -28,31 +28,72 @@ const TYPE_NAMES: Record<number, string> = { 6: 'Q5_0', 7: 'Q5_1', 9: 'Q8_1', 10
 
 export const SUPPORTED_GGUF_TYPES = Object.values(GGML_TYPES).map((t) => t.name);
 
+/** Reads exactly `length` bytes at `position` (readSync may return fewer); returns how many it got. */
+export function readFully(fd: number, buf: Buffer, length: number, position: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** GGML_MAX_DIMS: a tensor has at most four dimensions. */
+const MAX_DIMS = 4;
+
 export class GgufFile {
   readonly metadata = new Map<string, GgufValue>();
   readonly tensors = new Map<string, GgufTensorInfo>();
   readonly version: number;
+  readonly fileSize: number;
   private readonly fd: number;
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'r');
-    const fileSize = fstatSync(this.fd).size;
+    try {
+      this.fileSize = fstatSync(this.fd).size;
+      this.version = this.parse();
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
+  }
+
+  /** Header, metadata and tensor directory; every count, length and offset checked against the file size. */
+  private parse(): number {
+    const { path, fileSize } = this;
+    // What is being read, for errors: "metadata key 'x'", "tensor 'y'".
+    let where = 'header';
+    const bad = (what: string) => new Error(`${path}: bad GGUF ${where}: ${what}`);
     // The header is small; read it in growing chunks.
     let buf = Buffer.alloc(Math.min(fileSize, 16 << 20));
-    readSync(this.fd, buf, 0, buf.length, 0);
+    if (readFully(this.fd, buf, buf.length, 0) !== buf.length) throw new Error(`${path}: could not read the GGUF header`);
     let pos = 0;
     const need = (n: number) => {
+      if (pos + n > fileSize) throw new Error(`${path}: truncated GGUF file: the ${where} needs byte ${pos + n} but the file has ${fileSize} bytes`);
       if (pos + n > buf.length) {
-        if (buf.length >= fileSize) throw new Error(`${path}: truncated GGUF header`);
-        const bigger = Buffer.alloc(Math.min(fileSize, buf.length * 4));
-        readSync(this.fd, bigger, 0, bigger.length, 0);
+        const bigger = Buffer.alloc(Math.min(fileSize, Math.max(buf.length * 4, pos + n)));
+        if (readFully(this.fd, bigger, bigger.length, 0) !== bigger.length) throw new Error(`${path}: could not read the GGUF header`);
         buf = bigger;
       }
     };
     const u32 = () => (need(4), (pos += 4), buf.readUInt32LE(pos - 4));
-    const u64 = () => (need(8), (pos += 8), Number(buf.readBigUInt64LE(pos - 8)));
-    const str = () => {
+    const u64 = () => {
+      need(8);
+      pos += 8;
+      const v = buf.readBigUInt64LE(pos - 8);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`value ${v} at byte ${pos - 8} is out of range`);
+      return Number(v);
+    };
+    /** A count of items of at least `minBytes` each that must fit in the rest of the file. */
+    const count = (what: string, minBytes: number) => {
       const n = u64();
+      if (n * minBytes > fileSize - pos) throw bad(`${what} ${n} at byte ${pos - 8} cannot fit in a ${fileSize}-byte file (corrupt or truncated)`);
+      return n;
+    };
+    const str = () => {
+      const n = count('string length', 1);
       need(n);
       pos += n;
       return buf.toString('utf8', pos - n, pos);
@@ -70,7 +111,7 @@ export class GgufFile {
         case 8: return str();
         case 9: {
           const t = u32();
-          const n = u64();
+          const n = count('array length', 1);
           const arr: GgufValue[] = new Array(n);
           for (let i = 0; i < n; i++) arr[i] = value(t);
           return arr;
@@ -78,37 +119,52 @@ export class GgufFile {
         case 10: return need(8), (pos += 8), buf.readBigUInt64LE(pos - 8);
         case 11: return need(8), (pos += 8), buf.readBigInt64LE(pos - 8);
         case 12: return need(8), (pos += 8), buf.readDoubleLE(pos - 8);
-        default: throw new Error(`${path}: unknown GGUF metadata type ${type}`);
+        default: throw bad(`unknown metadata value type ${type}`);
       }
     };
-    if (buf.toString('latin1', 0, 4) !== 'GGUF') throw new Error(`${path} is not a GGUF file (bad magic)`);
+    if (fileSize < 4 || buf.toString('latin1', 0, 4) !== 'GGUF') throw new Error(`${path} is not a GGUF file (bad magic)`);
     pos = 4;
-    this.version = u32();
-    if (this.version < 2) throw new Error(`${path}: GGUF version ${this.version} is not supported (need 2 or 3)`);
-    const nTensors = u64();
-    const nKv = u64();
+    const version = u32();
+    if (version < 2) throw new Error(`${path}: GGUF version ${version} is not supported (need 2 or 3)`);
+    const nTensors = count('tensor count', 8);
+    const nKv = count('metadata count', 8);
     for (let i = 0; i < nKv; i++) {
+      where = `metadata entry ${i}`;
       const key = str();
+      where = `metadata key '${key}'`;
       this.metadata.set(key, value(u32()));
     }
     const infos: Omit<GgufTensorInfo, 'size'>[] = [];
     for (let i = 0; i < nTensors; i++) {
+      where = `tensor entry ${i}`;
       const name = str();
+      where = `tensor '${name}'`;
       const nd = u32();
+      if (nd < 1 || nd > MAX_DIMS) throw bad(`${nd} dimensions (1 to ${MAX_DIMS} allowed)`);
       const dims: number[] = [];
       for (let d = 0; d < nd; d++) dims.push(u64());
       const type = u32();
       const offset = u64();
       infos.push({ name, dims, type, offset });
     }
+    where = 'metadata';
     const alignment = Number(this.metadata.get('general.alignment') ?? 32);
+    if (!Number.isInteger(alignment) || alignment <= 0) throw bad(`general.alignment ${String(this.metadata.get('general.alignment'))} is not a positive integer`);
     const dataStart = Math.ceil(pos / alignment) * alignment;
     for (const t of infos) {
+      where = `tensor '${t.name}'`;
       const info = GGML_TYPES[t.type];
       const n = t.dims.reduce((a, b) => a * b, 1);
+      if (!Number.isSafeInteger(n)) throw bad(`dimensions [${t.dims}] are out of range`);
+      if (info && n % info.blockElems !== 0) throw bad(`${n} elements is not a whole number of ${info.name} blocks of ${info.blockElems}`);
       const size = info ? (n / info.blockElems) * info.blockBytes : 0;
-      this.tensors.set(t.name, { ...t, offset: dataStart + t.offset, size });
+      const offset = dataStart + t.offset;
+      if (offset + size > fileSize) {
+        throw new Error(`${path}: truncated GGUF file: tensor '${t.name}' needs bytes ${offset} to ${offset + size} but the file has ${fileSize} bytes`);
+      }
+      this.tensors.set(t.name, { ...t, offset, size });
     }
+    return version;
   }
 
   get(key: string): GgufValue | undefined {
@@ -125,7 +181,8 @@ export class GgufFile {
       throw new Error(`${this.path}: tensor '${name}' is ${typeName}, which sqlrl cannot dequantize (supported: ${SUPPORTED_GGUF_TYPES.join(', ')})`);
     }
     const raw = Buffer.allocUnsafe(t.size);
-    readSync(this.fd, raw, 0, t.size, t.offset);
+    const got = readFully(this.fd, raw, t.size, t.offset);
+    if (got !== t.size) throw new Error(`${this.path}: tensor '${name}': read ${got} of ${t.size} bytes at offset ${t.offset} (was the file truncated while loading?)`);
     const n = t.dims.reduce((a, b) => a * b, 1);
     return dequantize(t.type, raw, n);
   }

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import cliProgress from 'cli-progress';
+import { readJsonObject } from './json.js';
 
 export interface HubOptions {
   cacheDir?: string;
@@ -105,9 +106,10 @@ export async function downloadHubModel(spec: string, opts: HubOptions = {}): Pro
     await fetchFile(url('generation_config.json'), join(dir, 'generation_config.json'), opts, true, bar);
     const sharded = await fetchFile(url('model.safetensors.index.json'), join(dir, 'model.safetensors.index.json'), opts, true, bar);
     if (sharded) {
-      const { readFileSync } = await import('node:fs');
-      const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
-      for (const f of new Set(Object.values(index.weight_map))) await fetchFile(url(f), join(dir, f), opts, false, bar);
+      const indexFile = join(dir, 'model.safetensors.index.json');
+      const map = readJsonObject(indexFile).weight_map;
+      if (!map || typeof map !== 'object' || !Object.values(map).every((f) => typeof f === 'string')) throw new Error(`${indexFile}: 'weight_map' must map tensor names to file names`);
+      for (const f of new Set(Object.values(map as Record<string, string>))) await fetchFile(url(f), join(dir, f), opts, false, bar);
     } else {
       await fetchFile(url('model.safetensors'), join(dir, 'model.safetensors'), opts, false, bar);
     }

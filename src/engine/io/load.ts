@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Architecture, ModelConfig, Tensor } from '../config.js';
 import { ChatTokenizer, tokenizerSpecFromGguf, type TokenizerSpec } from '../tokenizer.js';
 import { GgufFile } from './gguf.js';
+import { readJsonObject } from './json.js';
 import { SafetensorsFile } from './safetensors.js';
 
 export interface LoadedModel {
@@ -35,10 +36,6 @@ export async function loadModel(spec: string, opts: LoadOptions = {}): Promise<L
 }
 
 // ------------------------------------------------------------------ Hugging Face folder
-
-function readJson(path: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-}
 
 export function configFromHf(cfg: Record<string, unknown>, generation: Record<string, unknown> | null, where: string): ModelConfig {
   const archName = ((cfg.architectures as string[] | undefined)?.[0] ?? String(cfg.model_type ?? '')) as string;
@@ -75,10 +72,11 @@ export function configFromHf(cfg: Record<string, unknown>, generation: Record<st
 export function loadTokenizerDir(dir: string, eosFallback: number[] = []): ChatTokenizer {
   const tokFile = join(dir, 'tokenizer.json');
   if (!existsSync(tokFile)) throw new Error(`${dir}: tokenizer.json not found`);
-  const json = readJson(tokFile);
-  const config = existsSync(join(dir, 'tokenizer_config.json')) ? readJson(join(dir, 'tokenizer_config.json')) : {};
+  const json = readJsonObject(tokFile);
+  const config = existsSync(join(dir, 'tokenizer_config.json')) ? readJsonObject(join(dir, 'tokenizer_config.json')) : {};
   let chatTemplate = (config.chat_template as string | undefined) ?? null;
   if (!chatTemplate && existsSync(join(dir, 'chat_template.jinja'))) chatTemplate = readFileSync(join(dir, 'chat_template.jinja'), 'utf8');
+  if (!json.model || typeof json.model !== 'object') throw new Error(`${tokFile}: no 'model' object (is this a Hugging Face tokenizer.json?)`);
   const vocab = (json.model as { vocab?: Record<string, number> }).vocab ?? {};
   const added = new Map(((json.added_tokens as { id: number; content: string }[] | undefined) ?? []).map((t) => [t.content, t.id]));
   const idOf = (v: unknown) => {
@@ -87,20 +85,22 @@ export function loadTokenizerDir(dir: string, eosFallback: number[] = []): ChatT
   };
   const eosId = idOf(config.eos_token);
   const eosTokenIds = [...new Set([...(eosId !== undefined ? [eosId] : []), ...eosFallback])];
-  const spec: TokenizerSpec = { json, config, chatTemplate, eosTokenIds };
+  const spec: TokenizerSpec = { json, config, chatTemplate, eosTokenIds, source: tokFile };
   return new ChatTokenizer(spec);
 }
 
 export function loadHfDir(dir: string): LoadedModel {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`${dir}: config.json not found (is this a Hugging Face model folder?)`);
-  const gen = existsSync(join(dir, 'generation_config.json')) ? readJson(join(dir, 'generation_config.json')) : null;
-  const config = configFromHf(readJson(cfgPath), gen, dir);
+  const gen = existsSync(join(dir, 'generation_config.json')) ? readJsonObject(join(dir, 'generation_config.json')) : null;
+  const config = configFromHf(readJsonObject(cfgPath), gen, dir);
   const files: string[] = [];
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    const map = (readJson(index).weight_map ?? {}) as Record<string, string>;
-    files.push(...new Set(Object.values(map)));
+    const map = readJsonObject(index).weight_map;
+    if (!map || typeof map !== 'object' || !Object.values(map).every((f) => typeof f === 'string')) throw new Error(`${index}: 'weight_map' must map tensor names to file names`);
+    files.push(...new Set(Object.values(map as Record<string, string>)));
+    for (const f of files) if (!existsSync(join(dir, f))) throw new Error(`${index}: lists '${f}', which is not in ${dir} (incomplete download?)`);
   } else if (existsSync(join(dir, 'model.safetensors'))) files.push('model.safetensors');
   else throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json`);
   const weights = new Map<string, Tensor>();
@@ -171,7 +171,9 @@ export function loadGguf(path: string): LoadedModel {
         if (d !== undefined) return d;
         throw new Error(`${path}: metadata ${arch}.${k} missing`);
       }
-      return Number(v);
+      const x = Number(v);
+      if (typeof v === 'string' || Array.isArray(v) || !Number.isFinite(x) || x <= 0) throw new Error(`${path}: bad metadata ${arch}.${k} = ${JSON.stringify(typeof v === 'bigint' ? String(v) : v).slice(0, 60)} (expected a positive number)`);
+      return x;
     };
     const tokSpec = tokenizerSpecFromGguf(g);
     const hidden = num('embedding_length');
@@ -179,7 +181,7 @@ export function loadGguf(path: string): LoadedModel {
     const hasOutput = g.tensors.has('output.weight');
     const config: ModelConfig = {
       architecture,
-      vocabSize: num('vocab_size', (g.get('tokenizer.ggml.tokens') as string[]).length),
+      vocabSize: num('vocab_size', (g.get('tokenizer.ggml.tokens') as string[]).length), // an array of strings: tokenizerSpecFromGguf checked
       hiddenSize: hidden,
       intermediateSize: num('feed_forward_length'),
       numLayers: num('block_count'),

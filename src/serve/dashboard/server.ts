@@ -2,8 +2,10 @@
 // server-sent events as the trainer appends to metrics.jsonl / samples.jsonl. No database;
 // every asset is served from this package (works offline).
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { trackConnections } from '../graceful.js';
 import { dashboardHtml } from './page.js';
 import { RunFollower, type JsonRecord } from './run-files.js';
 
@@ -42,8 +44,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   for (const f of followers) f.poll();
   const uplotJs = asset('uplot/dist/uPlot.iife.min.js');
   const uplotCss = asset('uplot/dist/uPlot.min.css');
-  const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true });
+  const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: false });
+  const connections = trackConnections(app.server);
   const clients = new Set<(event: string, data: unknown) => void>();
+  /** Open event streams: never-ending responses, ended at close so their connections can go. */
+  const streams = new Set<ServerResponse>();
 
   const timer = setInterval(() => {
     for (const f of followers) {
@@ -88,7 +93,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     reply.raw.write(': connected\n\n');
     const send = (event: string, data: unknown) => reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     clients.add(send);
-    req.raw.on('close', () => clients.delete(send));
+    streams.add(reply.raw);
+    req.raw.on('close', () => {
+      clients.delete(send);
+      streams.delete(reply.raw);
+    });
   });
 
   const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
@@ -97,7 +106,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     async close() {
       clearInterval(timer);
       clients.clear();
-      await app.close();
+      for (const res of streams) res.end();
+      await connections.drain(() => app.close(), 2000);
     },
   };
 }
