@@ -3,7 +3,7 @@
 // before its first checkpoint resumes without duplicated metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ async function runUntil(out: string, extra: string[], ready: () => boolean, sign
   return { code, stderr };
 }
 
-const trainLines = (out: string) => (existsSync(join(out, 'metrics.jsonl')) ? readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train"')).length : 0);
+const trainLines = (out: string) => (existsSync(join(out, 'metrics.jsonl')) ? readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"kind":"train"')).length : 0);
 
 test('SIGTERM: the step finishes, a checkpoint is written, the exit says how to resume, and --resume continues to the same metrics', async () => {
   const extra = ['--template', 'compact', '--max-steps', '40', '--save-every', '100'];
@@ -107,4 +107,33 @@ test('killed before the first checkpoint: --resume starts clean, no metrics twic
   const resumed = await runCli([...base, ...extra, '--output', out, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(metrics(out), metrics(ref));
+});
+
+test('sandbox workers killed with SIGKILL during training are replaced: the run finishes every step', async () => {
+  // a short SFT first, so that the policy writes SQL and the rewards and evaluations keep the sandbox busy
+  const sft = join(tmp, 'kill-sft');
+  const s = await runCli(['sft', '--model', model, '--dataset', 'sample', '--template', 'compact', '--limit', '8', '--batch-size', '8', '--max-steps', '60', '--learning-rate', '0.03', '--eval-every', '0', '--save-every', '0', '--train', 'full', '--quiet', '--output', sft]);
+  assert.equal(s.code, 0, s.stderr);
+  const out = join(tmp, 'kill-workers');
+  const args = base.map((a) => (a === model ? join(sft, 'final') : a));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/sqlrl-cli.ts'), ...args, '--template', 'compact', '--max-completion-length', '24', '--max-steps', '30', '--eval-every', '1', '--eval-limit', '6', '--output', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let kills = 0;
+  const timer = setInterval(() => {
+    if (trainLines(out) < 1) return;
+    // the trainer's sandbox workers are its child processes running executor-worker
+    const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(child.pid)], { encoding: 'utf8' }).stdout;
+    const worker = ps.split('\n').find((l) => l.includes('executor-worker'));
+    if (worker) {
+      process.kill(Number(worker.trim().split(/\s+/)[0]), 'SIGKILL');
+      kills++;
+    }
+  }, 150);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearInterval(timer);
+  assert.equal(code, 0, stderr);
+  assert.ok(kills >= 2, `only ${kills} workers were killed`);
+  assert.equal(trainLines(out), 30);
+  assert.ok(existsSync(join(out, 'final', 'adapter_model.safetensors')));
 });
