@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { REPO_ROOT } from './helpers/paths.js';
 
 /** Modules without domain logic that any layer may import. */
-const NEUTRAL = ['src/errors.ts', 'src/config-file.ts', 'src/random.ts', 'src/interfaces/'];
+const NEUTRAL = ['src/errors.ts', 'src/config-file.ts', 'src/random.ts', 'src/signals.ts', 'src/interfaces/'];
 
 /**
  * Each layer (a folder or a file under src/, the longest prefix wins) and what of ours it may import
@@ -19,6 +19,8 @@ const LAYERS: Record<string, string[]> = {
   'src/errors.ts': [],
   'src/random.ts': [],
   'src/config-file.ts': ['src/errors.ts'],
+  // process-level stop handling (signals, the npx launcher), used by servers and runs
+  'src/signals.ts': [],
   'src/interfaces/': [],
   'src/sql/': [...NEUTRAL],
   'src/data/': [...NEUTRAL, 'src/sql/'],
@@ -30,9 +32,11 @@ const LAYERS: Record<string, string[]> = {
   // serve: reward, eval, and what those import
   'src/serve/': [...NEUTRAL, 'src/reward/', 'src/eval/', 'src/sql/', 'src/data/'],
   // run: the wiring of a training run from one TrainConfig, everything below the CLI
+  // `sqlrl prepare`: datasets and prompts written out for GPU engines
+  'src/prepare/': [...NEUTRAL, 'src/sql/', 'src/data/', 'src/reward/', 'src/engine/'],
   'src/run/': [...NEUTRAL, 'src/sql/', 'src/data/', 'src/reward/', 'src/engine/', 'src/rl/', 'src/eval/', 'src/serve/'],
   // the library API (import from 'sqlrl'): a facade over everything below the CLI
-  'src/index.ts': [...NEUTRAL, 'src/sql/', 'src/data/', 'src/reward/', 'src/engine/', 'src/rl/', 'src/eval/', 'src/serve/', 'src/run/'],
+  'src/index.ts': [...NEUTRAL, 'src/sql/', 'src/data/', 'src/reward/', 'src/engine/', 'src/rl/', 'src/eval/', 'src/serve/', 'src/run/', 'src/prepare/'],
   'src/cli/': ['src/'],
   // benchmarks call the library like any user of it; a CLI command is not a library entry point
   'bench/': ['src/errors.ts', 'src/config-file.ts', 'src/random.ts', 'src/interfaces/', 'src/sql/', 'src/data/', 'src/reward/', 'src/engine/', 'src/rl/', 'src/run/', 'src/eval/', 'src/serve/', 'bench/'],
