@@ -10,7 +10,7 @@
 // (rows × heads), so each key block is multiplied once per KV head, not once per query head.
 // q/out/dq are [rows, H·d]; keys/values are views of rows of G·d floats; scores are scaled by 1/√d.
 import type { Arena } from '../arena.js';
-import { sgemm, sgemmJs, type LeadingDims } from '../blas.js';
+import { sgemm } from '../blas.js';
 import { fastExp } from '../math.js';
 
 /** Rows of G·d floats; row 0 is the first key. Gradients accumulate into dk/dv in the backward. */
@@ -46,13 +46,8 @@ export interface AttnShape {
 
 /** Query rows per block: bounds the score buffers to BLOCK × (H/G) × keys floats. */
 const BLOCK = 128;
-/** Products below this many multiply-adds run in TypeScript: a library call costs more than they do. */
-const SMALL = 32 * 1024;
-
-function mm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array, ld: LeadingDims): void {
-  if (m * n * k < SMALL) sgemmJs(transA, transB, m, n, k, alpha, a, b, beta, c, ld.lda ?? (transA ? m : k), ld.ldb ?? (transB ? k : n), ld.ldc ?? n);
-  else sgemm(transA, transB, m, n, k, alpha, a, b, beta, c, ld);
-}
+/** Row-major products with optional leading dimensions (blas.ts). */
+const mm = sgemm;
 
 interface Chunk {
   seg: AttnSegment;
