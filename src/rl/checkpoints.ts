@@ -8,6 +8,8 @@ import { RunDir, type TrainerState } from './run-dir.js';
 
 export interface Schedule {
   maxSteps: number;
+  /** Stop (as at the last step) once training has taken this many seconds, counted across resumes. */
+  maxSeconds?: number;
   evalEvery: number;
   saveEvery: number;
 }

@@ -38,6 +38,7 @@ export async function sftTrain(policy: Policy, o: SftLoopOptions): Promise<Train
       stopped = true;
       break;
     }
+    if (o.maxSeconds !== undefined && elapsed() >= o.maxSeconds) break;
     const step = state.step + 1;
     const lr = lrAt(o.learningRate, o.lrSchedule, step - 1, o.maxSteps, o.warmupSteps);
     policy.setLearningRate(lr);
@@ -68,7 +69,8 @@ export async function sftTrain(policy: Policy, o: SftLoopOptions): Promise<Train
     o.onStep?.(m);
     await afterStep(policy, o.run, o, state, elapsed, o.evaluate, false);
   }
-  if (stopped && state.step > 0 && !o.run.checkpointSteps().includes(state.step)) await saveState(policy, o.run, state, elapsed());
+  // stopped by a signal, or out of time: the last step's checkpoint, if the schedule did not write it
+  if ((stopped || state.step < o.maxSteps) && state.step > 0 && !o.run.checkpointSteps().includes(state.step)) await saveState(policy, o.run, state, elapsed());
   state.elapsed = elapsed();
   return { ...state, stopped };
 }

@@ -87,6 +87,7 @@ export const OptimPart = {
   maxGradNorm: z.number().min(0).default(1).describe('global gradient-norm clipping (TRL max_grad_norm 1.0); 0 = off'),
   weightDecay: z.number().min(0).default(0).describe('AdamW decoupled weight decay'),
   maxSteps: z.number().int().positive().default(100).describe('optimizer steps'),
+  maxMinutes: z.number().positive().optional().describe('stop after this much training time (minutes, across resumes), as if the last step were reached: the final adapter and report are written'),
   batchSize: z.number().int().positive().default(4).describe('prompts per optimizer step (GRPO: each gets K completions)'),
   gradientAccumulationSteps: z.number().int().positive().default(1).describe('micro-batches per optimizer step (batch-size is split among them; less memory per backward pass)'),
   seed: z.number().int().default(0).describe('seed of data order, sampling and initialisation'),

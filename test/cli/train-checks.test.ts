@@ -137,3 +137,13 @@ test('sandbox workers killed with SIGKILL during training are replaced: the run 
   assert.equal(trainLines(out), 30);
   assert.ok(existsSync(join(out, 'final', 'adapter_model.safetensors')));
 });
+
+test('--max-minutes ends the run as if at its last step: final adapter and report after fewer steps', async () => {
+  const out = join(tmp, 'max-minutes');
+  const r = await runCli([...base, '--template', 'compact', '--max-steps', '500', '--save-every', '0', '--max-minutes', '0.02', '--output', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const steps = trainLines(out);
+  assert.ok(steps >= 1 && steps < 500, `${steps} steps`);
+  assert.ok(existsSync(join(out, 'final', 'adapter_model.safetensors')));
+  assert.equal(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).steps, steps);
+});
