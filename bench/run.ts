@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 const dir = resolve(import.meta.dirname);
 const only = process.argv.slice(2);
 const benches = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('learn'))
+  // the long experiments (learn, spider) run alone
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('learn') && !f.startsWith('spider'))
   .map((f) => f.replace(/\.ts$/, ''))
   .filter((name) => only.length === 0 || only.includes(name));
 let failed = 0;

@@ -185,7 +185,9 @@ export class CpuPolicy implements Policy {
         s.finish = 'eos';
         return false;
       }
-      if (stops.length && stops.some((st) => this.tokenizer.decode(s.tokens, { skipSpecialTokens: false }).includes(st))) {
+      // a stop string can only have appeared in the text of the last few tokens (decoding the whole
+      // sequence every step made long generations quadratic)
+      if (stops.length && stops.some((st) => this.tokenizer.decode(s.tokens.slice(-(st.length + 2)), { skipSpecialTokens: false }).includes(st))) {
         s.finish = 'stop';
         return false;
       }
