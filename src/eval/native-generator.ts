@@ -6,11 +6,16 @@ import type { Policy } from '../interfaces/policy.js';
 import { promptText, type GenerationParams, type GenerationRequest, type Generator } from './generators.js';
 
 export class PolicyGenerator implements Generator {
+  /** Requests handed over at once (the evaluation's batches): decoded together. */
+  readonly concurrency: number;
+
   constructor(
     readonly policy: Policy,
     readonly name: string,
-    private readonly opts: { maxPromptTokens?: number; /** Requests decoded together. */ batch?: number } = {},
-  ) {}
+    private readonly opts: { maxPromptTokens?: number; /** Requests decoded together (default 16). */ batch?: number } = {},
+  ) {
+    this.concurrency = Math.max(1, opts.batch ?? 16);
+  }
 
   /** Token ids of a request's prompt, prefill included (left-truncated to maxPromptTokens). */
   promptTokens(req: GenerationRequest): number[] {
@@ -22,7 +27,7 @@ export class PolicyGenerator implements Generator {
 
   async generate(requests: GenerationRequest[], params: GenerationParams, onDone?: (index: number) => void): Promise<string[][]> {
     const out: string[][] = [];
-    const per = Math.max(1, this.opts.batch ?? 8);
+    const per = this.concurrency;
     for (let i0 = 0; i0 < requests.length; i0 += per) {
       const chunk = requests.slice(i0, i0 + per);
       const samples = await this.policy.sample(
