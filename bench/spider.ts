@@ -317,7 +317,7 @@ function peftCheck(grpo: GenerateEvalReport, examples: Example[]): { skipped: st
   const ref = referencePython();
   if ('skipped' in ref) return { skipped: ref.skipped };
   const req = join(OUT, 'peft-request.json');
-  writeFileSync(req, JSON.stringify({ model: join(OUT, 'sft', 'final'), adapter: join(OUT, 'grpo', 'final'), prompts: examples.map((e) => promptMessages(e, { template: TEMPLATE })), max_new: SIZES.maxTokens }));
+  writeFileSync(req, JSON.stringify({ model: join(OUT, 'sft', 'final'), adapter: join(OUT, 'grpo', 'final'), prompts: examples.map((e) => promptMessages(e, { template: TEMPLATE })), max_new: SIZES.maxTokens, stop: ['\n'] }));
   const out = JSON.parse(execFileSync(ref.python, [join(ROOT, 'bench/ref/peft_greedy.py'), req], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, OMP_NUM_THREADS: '2' } }).trim().split('\n').pop()!) as { completions: string[] };
   const ours = examples.map((e) => grpo.examples.find((x) => x.index === e.index)?.completion ?? '');
   const differing = ours.flatMap((c, i) => (c.trim() === out.completions[i]!.trim() ? [] : [examples[i]!.index]));

@@ -1,6 +1,7 @@
 """The final GRPO adapter in PEFT on the same base weights: greedy completions of the given chat prompts,
 for `npm run bench:spider` to compare with sqlrl's own greedy predictions.
-Usage: peft_greedy.py REQUEST.json ({model, adapter, prompts: [[messages]], max_new}) -> {"completions": [...]}"""
+Usage: peft_greedy.py REQUEST.json ({model, adapter, prompts: [[messages]], max_new, stop?}) -> {"completions": [...]}
+A completion is cut at the first stop string, as sqlrl cuts its own."""
 import json
 import sys
 
@@ -20,5 +21,9 @@ with torch.no_grad():
         if not torch.is_tensor(ids):
             ids = ids["input_ids"]
         gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=req["max_new"], do_sample=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-        out.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+        text = tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)
+        for stop in req.get("stop", []):
+            if stop in text:
+                text = text[: text.index(stop)]
+        out.append(text)
 json.dump({"completions": out}, sys.stdout)
