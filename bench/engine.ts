@@ -18,6 +18,7 @@ import { writeSafetensors } from '../src/engine/io/safetensors.js';
 import { hfConfigJson, saveHfModel } from '../src/engine/io/save.js';
 import { attachLora } from '../src/engine/lora.js';
 import { CausalLM, LINEAR_NAMES } from '../src/engine/model.js';
+import { gemmGflops, portableBackend } from './lib/gemm.js';
 import { measured, selfPeakMiB } from './lib/peak-rss.js';
 import { referencePython } from './lib/venv.js';
 
@@ -211,6 +212,12 @@ int main(int argc, char** argv) { int m = atoi(argv[1]), n = atoi(argv[2]), k = 
   }
   const raw = rawSgemm();
   log(`raw sgemm (best of 2048-row products of layer shapes): ${raw.toFixed(1)} GFLOP/s`);
+  const portable = portableBackend();
+  if (portable) {
+    await portable.prepare?.();
+    const shape = { m: 256, n: 1536, k: 576, transB: true };
+    log(`portable WebAssembly GEMM (SQLRL_BLAS=none), 256×1536×576: ${gemmGflops(shape, portable.fn).toFixed(1)} GFLOP/s against ${gemmGflops(shape).toFixed(1)} for the active sgemm`);
+  }
 
   const ref = referencePython();
   const py = 'python' in ref ? ref.python : null;
