@@ -41,6 +41,12 @@ export function initWeights(c: ModelConfig, seed: number, std = 0.02): Map<strin
     w.set(`${p}.self_attn.k_proj.weight`, randn([kv, c.hiddenSize]));
     w.set(`${p}.self_attn.v_proj.weight`, randn([kv, c.hiddenSize]));
     w.set(`${p}.self_attn.o_proj.weight`, randn([c.hiddenSize, q], outStd));
+    if (c.attentionBias) {
+      // Qwen2's q/k/v biases, zero at initialisation as transformers sets them
+      w.set(`${p}.self_attn.q_proj.bias`, { shape: [q], data: new Float32Array(q) });
+      w.set(`${p}.self_attn.k_proj.bias`, { shape: [kv], data: new Float32Array(kv) });
+      w.set(`${p}.self_attn.v_proj.bias`, { shape: [kv], data: new Float32Array(kv) });
+    }
     w.set(`${p}.mlp.gate_proj.weight`, randn([c.intermediateSize, c.hiddenSize]));
     w.set(`${p}.mlp.up_proj.weight`, randn([c.intermediateSize, c.hiddenSize]));
     w.set(`${p}.mlp.down_proj.weight`, randn([c.hiddenSize, c.intermediateSize], outStd));
