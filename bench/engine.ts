@@ -80,7 +80,8 @@ async function childLora(which: string): Promise<void> {
   const batch = packGroups(groups);
   const g = new Float32Array(B * HALF).fill(-1 / (B * HALF));
   const run = () => {
-    const { tape } = m.forward(batch, { adapter: true, temperature: 1, keep: 'inputs' });
+    // every activation kept, as transformers + PEFT keep them (no gradient checkpointing on either side)
+    const { tape } = m.forward(batch, { adapter: true, temperature: 1, keep: 'all' });
     m.backward(tape!, g);
   };
   run(); // warm-up: arena buffers, JIT

@@ -292,7 +292,7 @@ export class CpuPolicy implements Policy {
     if (setting === false) return 'all';
     const c = this.config;
     const perRow = 4 * (5 * c.hiddenSize + 2 * c.numHeads * c.headDim + 2 * c.numKvHeads * c.headDim + 3 * c.intermediateSize);
-    return rows * c.numLayers * perRow > (this.opts.activationBudgetBytes ?? 512 * MiB) ? 'inputs' : 'all';
+    return rows * c.numLayers * perRow > (this.opts.activationBudgetBytes ?? 2048 * MiB) ? 'inputs' : 'all';
   }
 
   async backward(groups: Group[], dLogprob: Float32Array[][], opts: { temperature?: number } = {}): Promise<Float32Array[][]> {

@@ -18,7 +18,7 @@ export const ModelPart = {
   gradientCheckpointing: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
-    .describe("keep only layer inputs and recompute activations in the backward: 'auto' when all activations would exceed 512 MiB (long prompts), or when reusing the prompt computed during sampling"),
+    .describe("keep only layer inputs and recompute activations in the backward: 'auto' when all activations would exceed 2 GiB (long prompts, large batches), or when reusing the prompt computed during sampling"),
 };
 
 export const DataPart = {
