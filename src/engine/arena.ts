@@ -21,15 +21,4 @@ export class Arena {
     v.fill(0);
     return v;
   }
-
-  /** Releases every buffer (after a long prompt, to give the memory back). */
-  clear(): void {
-    this.buffers.clear();
-  }
-
-  get bytes(): number {
-    let n = 0;
-    for (const b of this.buffers.values()) n += b.byteLength;
-    return n;
-  }
 }

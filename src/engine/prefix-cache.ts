@@ -35,8 +35,4 @@ export class PrefixCache {
     this.entries.clear();
     this.used = 0;
   }
-
-  get bytes(): number {
-    return this.used;
-  }
 }
