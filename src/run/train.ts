@@ -3,7 +3,7 @@
 // progress, the dashboard, a graceful stop on SIGINT/SIGTERM, and the final adapter and report.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadDataset } from '../data/datasets.js';
+import { loadDataset, missingDatabases } from '../data/datasets.js';
 import { promptMessages, templatePrefill, type PromptTemplate } from '../data/prompt.js';
 import type { Example } from '../data/types.js';
 import { loadModel, type LoadedModel } from '../engine/io/load.js';
@@ -48,8 +48,9 @@ export function loadSplit(o: Pick<Common, 'dataset' | 'dataDir' | 'file' | 'dbDi
     throw new UsageError((err as Error).message);
   }
   if (limit) ex = ex.slice(0, limit);
-  const missing = ex.filter((e) => !existsSync(e.dbPath));
-  const examples = ex.filter((e) => existsSync(e.dbPath));
+  const missing = missingDatabases(ex);
+  const gone = new Set(missing);
+  const examples = ex.filter((e) => !gone.has(e));
   if (!examples.length) throw new UsageError(`no usable examples in split '${split}'${missing.length ? ` (${missing.length} have no database file, e.g. ${missing[0]!.dbPath}; pass --db-dir)` : ''}`);
   return { examples, missingDb: missing.length, firstMissing: missing[0]?.dbPath ?? null };
 }
