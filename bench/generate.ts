@@ -3,8 +3,13 @@
 // gold, comparison, report) per example. Reference in the same process: the same evaluation replaying the
 // completions just generated, so it measures everything but generation. Model: SmolLM2-135M-Instruct (the
 // test model, `scripts/fetch-test-model.sh`); data: the built-in benchmark's held-out split.
-// Options via env: GEN_N (examples, default 40), GEN_MAX_TOKENS (default 64).
+// Then Spider dev (where ../shared/data/spider exists), where every question on one database begins with
+// the same schema: greedy evaluation with prompts computed from their shared beginning (the default) and
+// with every prompt computed whole, in the same run: examples/s of each, prompt tokens computed, and how
+// many completions are identical.
+// Options via env: GEN_N (examples, default 40), GEN_MAX_TOKENS (default 64), GEN_SPIDER_N (default 96).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadDataset } from '../src/data/datasets.js';
 import { join, resolve } from 'node:path';
 import { loadSynth } from '../src/data/synth.js';
 import { promptMessages } from '../src/data/prompt.js';
@@ -87,6 +92,38 @@ const lines = [
   `  machinery / generation   ${((100 * (warmMs / N)) / ((1000 * genS) / N)).toFixed(2)}% (ratio of per-example costs)`,
   `  peak RSS                 ${selfPeakMiB().toFixed(0)} MiB (this process: model, sampler, evaluation; the SQL sandbox workers are separate processes, not included)`,
 ];
+
+// Spider dev: shared schema beginnings vs whole prompts
+const SPIDER = resolve(ROOT, '../shared/data/spider');
+if (existsSync(join(SPIDER, 'dev.json'))) {
+  const dev = loadDataset({ dataset: 'spider', dataDir: SPIDER, split: 'dev' })
+    .filter((e) => existsSync(e.dbPath))
+    .slice(0, Number(process.env.GEN_SPIDER_N ?? 96));
+  const spiderExec = new SqlExecutor({ timeoutMs: 10_000 });
+  const runSpider = async (share: boolean) => {
+    const p = await CpuPolicy.load(MODEL, { sharePrefixes: share });
+    let rows = 0;
+    const m = p.model;
+    const prefill = m.prefillMany.bind(m);
+    const extend = m.extendMany.bind(m);
+    m.prefillMany = (ps, adapter, keep) => ((rows += ps.reduce((a, x) => a + x.length, 0)), prefill(ps, adapter, keep));
+    m.extendMany = (items, keep) => ((rows += items.reduce((a, it) => a + it.suffix.length, 0)), extend(items, keep));
+    const rec = new Recording(new PolicyGenerator(p, 'smollm2'));
+    const t0 = performance.now();
+    const r = await evaluateGenerator({ ...common, examples: dev, executor: spiderExec, generator: rec, stop: ['\n'] });
+    return { s: (performance.now() - t0) / 1000, rows, ex: r.summary.execution_accuracy, seen: rec.seen };
+  };
+  const whole = await runSpider(false);
+  const shared = await runSpider(true);
+  await spiderExec.close();
+  const same = [...shared.seen].filter(([id, c]) => JSON.stringify(c) === JSON.stringify(whole.seen.get(id))).length;
+  lines.push(
+    `  Spider dev, ${dev.length} questions in dataset order (compact prompt, greedy, stop at a line break):`,
+    `    prompts computed whole          ${(dev.length / whole.s).toFixed(2)} examples/s  (${whole.s.toFixed(1)} s; ${whole.rows} prompt tokens computed; EX ${(100 * whole.ex).toFixed(1)}%)`,
+    `    shared schema beginnings        ${(dev.length / shared.s).toFixed(2)} examples/s  (${shared.s.toFixed(1)} s; ${shared.rows} prompt tokens computed; EX ${(100 * shared.ex).toFixed(1)}%)`,
+    `    speed-up ${(whole.s / shared.s).toFixed(2)}×, prompt tokens ÷ ${(whole.rows / shared.rows).toFixed(2)}; identical completions ${same} of ${dev.length}`,
+  );
+}
 console.log(lines.join('\n'));
 mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
 writeFileSync(join(ROOT, 'bench/out/generate.txt'), lines.join('\n') + '\n');

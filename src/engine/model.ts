@@ -4,7 +4,8 @@
 //  - forward / backward: logprobs of every completion token; with a tape, the gradient of Σ g_t·logp_t
 //    into the trainable parameters (LoRA adapters, or every weight in full-parameter mode);
 //  - prefill: a prompt's keys/values (and layer inputs) kept as a PrefixState, which decoding and a later
-//    forward of the same prompt under the same weights reuse instead of recomputing;
+//    forward of the same prompt under the same weights reuse instead of recomputing; extendMany continues
+//    a kept prompt with more tokens (prompts sharing a long beginning, such as one database's schema);
 //  - decodeStep: one token for each of B sequences, each attending to its group's prefix and its cache.
 import { rng } from '../random.js';
 import { Arena } from './arena.js';
@@ -361,6 +362,63 @@ export class CausalLM {
       const end = s.g.promptRow + P;
       const floats = this.layers.length * 2 * P * Gd + (keepInputs ? this.layers.length * P * C : 0) + C;
       return { prompt: s.prompt, adapter, k: s.k, v: s.v, x: keepInputs ? s.x : null, xLast: x.slice((end - 1) * C, end * C), bytes: floats * 4 };
+    });
+  }
+
+  /**
+   * Prompts that continue a kept prompt (`base`, e.g. the schema several questions share): only the
+   * suffix rows are computed, attending to the base's keys/values, and each result is the state a
+   * prefill of base + suffix would give. With `keepInputs`, every base needs its layer inputs.
+   */
+  extendMany(items: { base: PrefixState; suffix: ArrayLike<number> }[], keepInputs: boolean): PrefixState[] {
+    const c = this.config;
+    const C = c.hiddenSize;
+    const Gd = c.numKvHeads * c.headDim;
+    for (const it of items) {
+      if (it.suffix.length < 1) throw new Error('extendMany: an empty suffix (use the base itself)');
+      if (keepInputs && !it.base.x) throw new Error('extendMany: the base kept no layer inputs');
+    }
+    const bases = [...new Set(items.map((it) => it.base))];
+    // each suffix is a completion of its base's group; a placeholder last token makes every suffix token a row
+    const members = bases.map((b) => items.flatMap((it, i) => (it.base === b ? [i] : [])));
+    const batch = packGroups(bases.map((b, bi) => ({ prompt: b.prompt, completions: members[bi]!.map((i) => [...Array.from(items[i]!.suffix), 0]) })));
+    const rows = batch.rows;
+    const r0 = batch.promptRows;
+    this.checkPositions(batch.pos);
+    const ctx = this.ctx(batch);
+    const a = this.arena;
+    const out = items.map((it) => ({ k: [] as Float32Array[], v: [] as Float32Array[], x: [] as Float32Array[], row: 0, n: it.suffix.length, base: it.base }));
+    bases.forEach((_, bi) => batch.groups[bi]!.completions.forEach((pc, k) => (out[members[bi]![k]!]!.row = pc.row)));
+    let x = a.take('fwd.x0', rows * C);
+    embeddingForward(x.subarray(r0 * C), this.embed, batch.tokens.subarray(r0), rows - r0, C, c.vocabSize);
+    const mode: AdapterMode = { on: bases[0]?.adapter ?? false, dropSeed: null };
+    if (bases.some((b) => b.adapter !== mode.on)) throw new Error('extendMany: bases computed with and without the adapter');
+    const concat = (head: Float32Array, tail: Float32Array) => {
+      const r = new Float32Array(head.length + tail.length);
+      r.set(head);
+      r.set(tail, head.length);
+      return r;
+    };
+    for (let li = 0; li < this.layers.length; li++) {
+      const L = this.layers[li]!;
+      const acts = allocActs((n, size) => a.take(`act.${n}`, size), rows, c, L, x);
+      const xOut = a.take(li % 2 ? 'fwd.xa' : 'fwd.xb', rows * C);
+      const layout = attentionLayout(batch, Gd, acts.k, acts.v, undefined, undefined, bases.map((b) => ({ k: b.k[li]!, v: b.v[li]! })));
+      blockForward(L, li, x, xOut, acts, r0, rows, layout, mode, ctx);
+      for (const s of out) {
+        s.k.push(concat(s.base.k[li]!, acts.k.subarray(s.row * Gd, (s.row + s.n) * Gd)));
+        s.v.push(concat(s.base.v[li]!, acts.v.subarray(s.row * Gd, (s.row + s.n) * Gd)));
+        if (keepInputs) s.x.push(concat(s.base.x![li]!, x.subarray(s.row * C, (s.row + s.n) * C)));
+      }
+      x = xOut;
+    }
+    return out.map((s, i) => {
+      const prompt = new Int32Array(s.base.prompt.length + s.n);
+      prompt.set(s.base.prompt);
+      prompt.set(Array.from(items[i]!.suffix), s.base.prompt.length);
+      const P = prompt.length;
+      const floats = this.layers.length * 2 * P * Gd + (keepInputs ? this.layers.length * P * C : 0) + C;
+      return { prompt, adapter: mode.on, k: s.k, v: s.v, x: keepInputs ? s.x : null, xLast: x.slice((s.row + s.n - 1) * C, (s.row + s.n) * C), bytes: floats * 4 };
     });
   }
 

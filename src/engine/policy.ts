@@ -16,6 +16,7 @@ import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from '.
 import { CausalLM, type DecodeSeq, type Keep, type Param, type PrefixState } from './model.js';
 import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
 import { PrefixCache } from './prefix-cache.js';
+import { planSharedPrefixes } from './shared-prefix.js';
 import { chooseToken } from './sample.js';
 import type { ChatTokenizer } from './tokenizer.js';
 
@@ -41,6 +42,13 @@ export interface CpuPolicyOptions {
   frozenReference?: boolean;
   /** Bytes of prompts kept from sampling for the update (default 1 GiB). */
   prefixCacheBytes?: number;
+  /**
+   * Compute prompts that begin alike from their shared beginning (default true): every question on one
+   * database starts with the same schema, so an evaluation prefills each schema about once.
+   */
+  sharePrefixes?: boolean;
+  /** Shortest shared beginning worth computing apart (tokens, default 64). */
+  minSharedPrefix?: number;
   /** Rows per packed batch in logprobs/backward (groups are never split). */
   maxBatchRows?: number;
   /**
@@ -118,27 +126,54 @@ export class CpuPolicy implements Policy {
   }
 
   /**
-   * Prompts' prefixes under the current weights: from the cache, or computed in one pass and cached (an
-   * update, or an evaluation's sampled pass right after its greedy one, reuses them).
+   * Prompts' prefixes under the current weights: from the cache, or computed and cached (an update, or
+   * an evaluation's sampled pass right after its greedy one, reuses them). Prompts that begin alike
+   * (one database's schema) are computed from their shared beginning: it once, then each prompt's rest.
    */
   private prefixesOf(prompts: number[][], adapter: boolean): PrefixState[] {
     const out = prompts.map((p) => this.prefixes.get(p, adapter, this.version));
-    const missing = [...new Set(prompts.filter((_, i) => !out[i]).map((p) => p.join(',')))].map((key) => prompts.find((p) => p.join(',') === key)!);
-    if (missing.length) {
-      const training = this.params.length > 0 && !this.opts.perSequence;
-      const keep = training && this.dropout === 0;
-      const made = new Map<string, PrefixState>();
-      // one packed pass per row budget
-      for (const pass of this.passes(missing.map((p) => ({ unit: { prompt: p, completions: [] } })))) {
-        const states = this.model.prefillMany(pass.map((u) => u.unit.prompt), adapter, keep);
-        states.forEach((st) => {
-          made.set(Array.prototype.join.call(st.prompt, ','), st);
-          if (!this.opts.perSequence) this.prefixes.put(st, this.version);
-        });
+    const missing = [...new Map(prompts.filter((_, i) => !out[i]).map((p) => [p.join(','), p])).values()];
+    if (!missing.length) return out as PrefixState[];
+    const training = this.params.length > 0 && !this.opts.perSequence;
+    const keep = training && this.dropout === 0;
+    const made = new Map<string, PrefixState>();
+    const keepState = (st: PrefixState) => {
+      made.set(Array.prototype.join.call(st.prompt, ','), st);
+      if (!this.opts.perSequence) this.prefixes.put(st, this.version);
+    };
+    const share = !this.opts.perSequence && this.opts.sharePrefixes !== false;
+    const minShared = this.opts.minSharedPrefix ?? 64;
+    // a kept prompt that begins this one (an earlier batch of the same database's questions)
+    const base: (PrefixState | number[] | null)[] = missing.map((p) => {
+      const b = share ? this.prefixes.longestPrefix(p, adapter, this.version, minShared) : null;
+      return b && (!keep || b.x) ? b : null;
+    });
+    // prompts of this batch that begin alike: their shared beginning computed once
+    const rest = missing.flatMap((_, i) => (base[i] ? [] : [i]));
+    if (share)
+      for (const cl of planSharedPrefixes(rest.map((i) => missing[i]!), minShared)) {
+        const head = missing[rest[cl.members[0]!]!]!.slice(0, cl.shared);
+        for (const m of cl.members) base[rest[m]!] = head;
       }
-      prompts.forEach((p, i) => (out[i] ??= made.get(p.join(','))!));
+    const heads = [...new Map(base.filter((b): b is number[] => Array.isArray(b)).map((h) => [h.join(','), h])).values()];
+    const whole = missing.filter((_, i) => !base[i]);
+    for (const pass of this.passes([...heads, ...whole].map((p) => ({ unit: { prompt: p, completions: [] } }))))
+      this.model.prefillMany(pass.map((u) => u.unit.prompt), adapter, keep).forEach(keepState);
+    const extend = missing.flatMap((p, i) => {
+      const b = base[i];
+      if (!b) return [];
+      const st = Array.isArray(b) ? made.get(b.join(','))! : b;
+      return [{ base: st, suffix: p.slice(st.prompt.length) }];
+    });
+    const budget = this.opts.maxBatchRows ?? 4096;
+    for (let i = 0; i < extend.length; ) {
+      let rows = 0;
+      let j = i;
+      while (j < extend.length && (j === i || rows + extend[j]!.suffix.length <= budget)) rows += extend[j++]!.suffix.length;
+      this.model.extendMany(extend.slice(i, j), keep).forEach(keepState);
+      i = j;
     }
-    return out as PrefixState[];
+    return prompts.map((p, i) => out[i] ?? made.get(p.join(','))!);
   }
 
   async sample(requests: SampleRequest[], opts: SampleOptions): Promise<Sample[][]> {

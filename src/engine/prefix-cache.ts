@@ -1,7 +1,8 @@
 // Prompts computed during sampling, kept for the update that follows under the same weights: the
 // backward pass reuses their keys/values and layer inputs instead of running the prompt again. Keyed by
 // the prompt tokens, the adapter switch and the weights' version (every optimizer step is a new version);
-// bounded in bytes, oldest first out.
+// bounded in bytes, oldest first out. A kept prompt that begins a new one (a schema several questions
+// share) serves it too: only the rest is computed (longestPrefix, CausalLM.extendMany).
 import type { PrefixState } from './model.js';
 
 export class PrefixCache {
@@ -16,6 +17,20 @@ export class PrefixCache {
 
   get(prompt: ArrayLike<number>, adapter: boolean, version: number): PrefixState | null {
     return this.entries.get(PrefixCache.key(prompt, adapter, version)) ?? null;
+  }
+
+  /** The longest kept state whose prompt is a proper beginning of `prompt` (at least `minLen` tokens), or null. */
+  longestPrefix(prompt: ArrayLike<number>, adapter: boolean, version: number, minLen: number): PrefixState | null {
+    let best: PrefixState | null = null;
+    const tag = `${adapter ? 1 : 0}:${version}:`;
+    for (const [key, st] of this.entries) {
+      const n = st.prompt.length;
+      if (!key.startsWith(tag) || n < minLen || n >= prompt.length || (best && n <= best.prompt.length)) continue;
+      let same = true;
+      for (let i = n - 1; i >= 0 && same; i--) same = st.prompt[i] === prompt[i];
+      if (same) best = st;
+    }
+    return best;
   }
 
   put(state: PrefixState, version: number): void {

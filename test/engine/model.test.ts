@@ -138,6 +138,49 @@ for (const kind of ['llama', 'qwen2'] as const) {
       }
     });
 
+  test(`${kind}: prompts continued from a kept shared beginning (extendMany) equal their full prefill, layer inputs included; decoding over them gives the full forward's logprobs`, () => {
+    const c = tinyConfig(kind);
+    const m = new CausalLM(c, tinyWeights(c));
+    randomizeAdapters(attachLora(m, { r: 2, alpha: 4, dropout: 0, targetModules: [...ALL] }, 3));
+    const head = Array.from({ length: 70 }, (_, i) => (i * 31 + 5) % 290);
+    const suffixes = [[4, 9, 250], [17], Array.from({ length: 20 }, (_, i) => (i * 11 + 2) % 290)];
+    const other = Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 290);
+    const [hs, os] = m.prefillMany([head, other.slice(0, 30)], true, true) as [PrefixState, PrefixState];
+    const got = m.extendMany([...suffixes.map((s) => ({ base: hs, suffix: s })), { base: os, suffix: other.slice(30) }], true);
+    const want = m.prefillMany([...suffixes.map((s) => [...head, ...s]), other], true, true);
+    got.forEach((g, i) => {
+      const w = want[i]!;
+      assert.deepEqual(Array.from(g.prompt), Array.from(w.prompt));
+      assert.equal(g.bytes, w.bytes);
+      const parts: [string, Float32Array[], Float32Array[]][] = [['k', g.k, w.k], ['v', g.v, w.v], ['x', g.x!, w.x!], ['xLast', [g.xLast], [w.xLast]]];
+      for (const [name, a, b] of parts) {
+        const e = relErr(a, b);
+        assert.ok(e < 1e-5, `prompt ${i} ${name}: relative error ${e}`);
+      }
+    });
+    // decoding a completion over an extended prompt: the full forward's logprobs
+    const comp = [3, 250, 7, 1];
+    const wantLp = m.groupLogprobs([{ prompt: [...head, ...suffixes[0]!], completions: [comp] }], { adapter: true, temperature: 1 });
+    const V = c.vocabSize;
+    const logits = new Float32Array(V);
+    const lp = (row: Float32Array, t: number) => {
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let s = 0;
+      for (const v of row) s += Math.exp(v - max);
+      return row[t]! - max - Math.log(s);
+    };
+    m.logits(m.prefixHidden(got[0]!), 1, logits);
+    const gotLp = [lp(logits, comp[0]!)];
+    const cache = m.newDecodeCache(1, 8);
+    for (let t = 0; t < comp.length - 1; t++) {
+      m.logits(m.decodeStep([comp[t]!], [{ prefix: got[0]!, slot: 0, t }], cache, true), 1, logits);
+      gotLp.push(lp(logits, comp[t + 1]!));
+    }
+    gotLp.forEach((v, i) => assert.ok(Math.abs(v - wantLp[i]!) < 1e-5, `token ${i}: ${v} vs ${wantLp[i]}`));
+    assert.throws(() => m.extendMany([{ base: hs, suffix: [] }], false), /empty suffix/);
+  });
+
   test(`${kind}: decoding two groups as one batch over prompts prefilled together gives the full forward's logprobs`, () => {
     const c = tinyConfig(kind);
     const m = new CausalLM(c, tinyWeights(c));
