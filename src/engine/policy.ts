@@ -43,8 +43,9 @@ export interface CpuPolicyOptions {
   /** Bytes of prompts kept from sampling for the update (default 1 GiB). */
   prefixCacheBytes?: number;
   /**
-   * Compute prompts that begin alike from their shared beginning (default true): every question on one
-   * database starts with the same schema, so an evaluation prefills each schema about once.
+   * Inference: compute prompts that begin alike from their shared beginning (default true): every
+   * question on one database starts with the same schema, so an evaluation prefills each schema about
+   * once. Never in training (see prefixesOf).
    */
   sharePrefixes?: boolean;
   /** Shortest shared beginning worth computing apart (tokens, default 64). */
@@ -141,13 +142,14 @@ export class CpuPolicy implements Policy {
       made.set(Array.prototype.join.call(st.prompt, ','), st);
       if (!this.opts.perSequence) this.prefixes.put(st, this.version);
     };
-    const share = !this.opts.perSequence && this.opts.sharePrefixes !== false;
+    // Inference only (evaluation, serving): a prompt computed from a shared beginning equals its whole
+    // prefill only up to the last float bits, and which beginning it gets depends on the batch and on
+    // what earlier calls left in the cache; a training run must give the same metrics whether or not it
+    // was resumed in between (and GRPO's groups already share their prompt).
+    const share = !this.opts.perSequence && this.opts.sharePrefixes !== false && this.params.length === 0;
     const minShared = this.opts.minSharedPrefix ?? 64;
     // a kept prompt that begins this one (an earlier batch of the same database's questions)
-    const base: (PrefixState | number[] | null)[] = missing.map((p) => {
-      const b = share ? this.prefixes.longestPrefix(p, adapter, this.version, minShared) : null;
-      return b && (!keep || b.x) ? b : null;
-    });
+    const base: (PrefixState | number[] | null)[] = missing.map((p) => (share ? this.prefixes.longestPrefix(p, adapter, this.version, minShared) : null));
     // prompts of this batch that begin alike: their shared beginning computed once
     const rest = missing.flatMap((_, i) => (base[i] ? [] : [i]));
     if (share)
