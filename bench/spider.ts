@@ -77,9 +77,11 @@ async function phase<T>(name: string, done: () => boolean, run: () => Promise<T>
 
 const common = { dataset: 'spider' as const, dataDir: SPIDER, template: TEMPLATE, quiet: false };
 
+let runnableDev = 0;
 /** Runnable dev examples in dataset order (wta_1's database is absent). */
 function devExamples(): Example[] {
   const all = loadDataset({ dataset: 'spider', dataDir: SPIDER, split: 'dev' }).filter((e) => existsSync(e.dbPath));
+  runnableDev = all.length;
   return SIZES.evalLimit > 0 ? all.slice(0, SIZES.evalLimit) : all;
 }
 
@@ -250,6 +252,7 @@ async function main(): Promise<void> {
       });
     for (const label of ['base', 'sft', 'control', 'grpo']) reports[label] ??= JSON.parse(readFileSync(join(OUT, `eval-${label}.json`), 'utf8')) as GenerateEvalReport;
     // the comparison: greedy, and self-consistency (each example's vote)
+    for (const label of ['base', 'sft', 'control', 'grpo']) reports[label]!.examples = reports[label]!.examples.filter((e) => dev.some((d) => d.index === e.index));
     const greedyPairs = pairReports(reports.control!.examples, reports.grpo!.examples, 'hardness');
     const greedy = compareRuns(greedyPairs, 0);
     const votePairs: ComparedExample[] = reports.control!.examples.map((e, i) => ({ index: e.index, bucket: e.hardness ?? 'all', a: e.vote_status === 'match', b: reports.grpo!.examples[i]!.vote_status === 'match' }));
@@ -258,20 +261,18 @@ async function main(): Promise<void> {
     // 6. PEFT check
     const peft = process.env.SPIDER_PEFT === '0' ? { skipped: 'SPIDER_PEFT=0' } : peftCheck(reports.grpo!, dev.slice(0, 20));
     const hardness = ['easy', 'medium', 'hard', 'extra'];
+    // every figure over the questions evaluated this time (a report kept from a run with more is cut to them)
+    const asked = new Set(dev.map((e) => e.index));
+    const exOf = (r: GenerateEvalReport, vote: boolean, h?: string) => {
+      const xs = r.examples.filter((e) => asked.has(e.index) && e.status !== 'db_missing' && (!h || e.hardness === h));
+      return xs.length ? xs.filter((e) => (vote ? e.vote_status === 'match' : e.status === 'match')).length / xs.length : 0;
+    };
     const row = (label: string, r: GenerateEvalReport) => {
-      const sc = r.summary.self_consistency;
-      const byH = (vote: boolean) =>
-        hardness.map((h) => {
-          const xs = r.examples.filter((e) => e.hardness === h && e.status !== 'db_missing');
-          const ok = xs.filter((e) => (vote ? e.vote_status === 'match' : e.status === 'match')).length;
-          return pct(xs.length ? ok / xs.length : 0).padStart(7);
-        });
-      return [
-        `  ${label.padEnd(18)} greedy ${pct(r.summary.execution_accuracy).padStart(6)}  SC@${SIZES.scN} ${pct(sc?.execution_accuracy ?? 0).padStart(6)}   greedy by hardness ${byH(false).join('')}   SC by hardness ${byH(true).join('')}`,
-      ];
+      const byH = (vote: boolean) => hardness.map((h) => pct(exOf(r, vote, h)).padStart(7));
+      return [`  ${label.padEnd(18)} greedy ${pct(exOf(r, false)).padStart(6)}  SC@${SIZES.scN} ${pct(exOf(r, true)).padStart(6)}   greedy by hardness ${byH(false).join('')}   SC by hardness ${byH(true).join('')}`];
     };
     const lines = [
-      `bench:spider — SmolLM2-135M-Instruct, Spider, compact prompt, ${dev.length} dev questions (EX, spider comparison), T=0.8 for SC@${SIZES.scN}, max ${SIZES.maxTokens} tokens`,
+      `bench:spider — SmolLM2-135M-Instruct, Spider, compact prompt, ${dev.length === runnableDev ? `all ${dev.length} runnable` : `the first ${dev.length} (dataset order; SPIDER_EVAL_LIMIT) of the ${runnableDev} runnable`} dev questions (EX, spider comparison), T=0.8 for SC@${SIZES.scN}, max ${SIZES.maxTokens} tokens`,
       `  sizes: ${JSON.stringify(SIZES)}; reward ${reward}${Object.keys(ablation).length ? ` (ablation: ${CANDIDATES.map((r) => `${r} ${pct(ablation[r]!.informative)} informative groups, mean reward ${ablation[r]!.reward.toFixed(3)}`).join('; ')})` : ''}`,
       `  GRPO ${grpoReport.steps} steps in ${(grpoReport.seconds / 60).toFixed(1)} min; control ${controlReport.steps} SFT steps in ${(controlReport.seconds / 60).toFixed(1)} min`,
       `  model              ${''.padEnd(33)}(easy / medium / hard / extra)`,
@@ -295,7 +296,8 @@ async function main(): Promise<void> {
           sizes: SIZES,
           reward,
           ablation,
-          ex: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, { greedy: r.summary.execution_accuracy, sc: r.summary.self_consistency?.execution_accuracy ?? null, by_hardness: r.summary.by_hardness }])),
+          questions: dev.length,
+          ex: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, { greedy: exOf(r, false), sc: exOf(r, true), greedy_by_hardness: Object.fromEntries(hardness.map((h) => [h, exOf(r, false, h)])), sc_by_hardness: Object.fromEntries(hardness.map((h) => [h, exOf(r, true, h)])) }])),
           grpo_vs_control: { greedy: greedy.overall, greedy_by_hardness: greedy.byBucket, sc: vote.overall, sc_by_hardness: vote.byBucket },
           grpo: grpoReport,
           control: controlReport,
