@@ -57,7 +57,9 @@ export class ChatTokenizer implements Tokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    // the text as the model wrote it: no "clean-up" of spaces before punctuation (Spider's gold SQL writes
+    // `name ,  age`), unless the tokenizer's config asks for it (transformers' default is off too)
+    return this.tok.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false, clean_up_tokenization_spaces: this.spec.config.clean_up_tokenization_spaces === true });
   }
 
   applyChatTemplate(messages: Message[], opts: { addGenerationPrompt?: boolean } = {}): string {
