@@ -39,6 +39,10 @@ class Recording implements Generator {
   get name(): string {
     return this.inner.name;
   }
+  /** The wrapped generator's batch size (without it the evaluation hands over one request at a time). */
+  get concurrency(): number | undefined {
+    return this.inner.concurrency;
+  }
   async generate(requests: GenerationRequest[], params: GenerationParams, onDone?: (i: number) => void): Promise<string[][]> {
     const t = performance.now();
     const out = await this.inner.generate(requests, params, onDone);
