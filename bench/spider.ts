@@ -254,8 +254,10 @@ async function main(): Promise<void> {
         reports[label] = await evaluate(label, sftModel, adapter, dev, executor);
       });
     for (const label of ['base', 'sft', 'control', 'grpo']) reports[label] ??= JSON.parse(readFileSync(join(OUT, `eval-${label}.json`), 'utf8')) as GenerateEvalReport;
+    // every figure over the questions evaluated this time (a report kept from a run with more is cut to them)
+    const asked = new Set(dev.map((e) => e.index));
+    for (const label of ['base', 'sft', 'control', 'grpo']) reports[label]!.examples = reports[label]!.examples.filter((e) => asked.has(e.index));
     // the comparison: greedy, and self-consistency (each example's vote)
-    for (const label of ['base', 'sft', 'control', 'grpo']) reports[label]!.examples = reports[label]!.examples.filter((e) => dev.some((d) => d.index === e.index));
     const greedyPairs = pairReports(reports.control!.examples, reports.grpo!.examples, 'hardness');
     const greedy = compareRuns(greedyPairs, 0);
     const votePairs: ComparedExample[] = reports.control!.examples.map((e, i) => ({ index: e.index, bucket: e.hardness ?? 'all', a: e.vote_status === 'match', b: reports.grpo!.examples[i]!.vote_status === 'match' }));
@@ -264,10 +266,8 @@ async function main(): Promise<void> {
     // 6. PEFT check
     const peft = process.env.SPIDER_PEFT === '0' ? { skipped: 'SPIDER_PEFT=0' } : await peftCheck(dev.slice(0, 20));
     const hardness = ['easy', 'medium', 'hard', 'extra'];
-    // every figure over the questions evaluated this time (a report kept from a run with more is cut to them)
-    const asked = new Set(dev.map((e) => e.index));
     const exOf = (r: GenerateEvalReport, vote: boolean, h?: string) => {
-      const xs = r.examples.filter((e) => asked.has(e.index) && e.status !== 'db_missing' && (!h || e.hardness === h));
+      const xs = r.examples.filter((e) => e.status !== 'db_missing' && (!h || e.hardness === h));
       return xs.length ? xs.filter((e) => (vote ? e.vote_status === 'match' : e.status === 'match')).length / xs.length : 0;
     };
     const row = (label: string, r: GenerateEvalReport) => {

@@ -167,14 +167,9 @@ export class CpuPolicy implements Policy {
       const st = Array.isArray(b) ? made.get(b.join(','))! : b;
       return [{ base: st, suffix: p.slice(st.prompt.length) }];
     });
-    const budget = this.opts.maxBatchRows ?? 4096;
-    for (let i = 0; i < extend.length; ) {
-      let rows = 0;
-      let j = i;
-      while (j < extend.length && (j === i || rows + extend[j]!.suffix.length <= budget)) rows += extend[j++]!.suffix.length;
-      this.model.extendMany(extend.slice(i, j), keep).forEach(keepState);
-      i = j;
-    }
+    // passes of the row budget, counting the rows computed: the suffixes
+    for (const pass of this.passes(extend.map((it) => ({ unit: { prompt: it.suffix, completions: [] }, it }))))
+      this.model.extendMany(pass.map((u) => u.it), keep).forEach(keepState);
     return prompts.map((p, i) => out[i] ?? made.get(p.join(','))!);
   }
 

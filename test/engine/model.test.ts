@@ -56,6 +56,15 @@ function perSequenceGrad(m: CausalLM, params: Param[], g: GroupInput, w: Float32
   return { lp: Float32Array.from(lps), grads: params.map((p) => p.grad.slice()) };
 }
 
+/** log softmax(row)[t], computed directly from the logits (the reference for decoded logprobs). */
+function logSoftmaxAt(row: Float32Array, t: number): number {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let s = 0;
+  for (const v of row) s += Math.exp(v - max);
+  return row[t]! - max - Math.log(s);
+}
+
 /** ‖a − b‖ / ‖b‖ over every tensor: the relative error of a whole gradient. */
 function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
   let num = 0;
@@ -163,19 +172,12 @@ for (const kind of ['llama', 'qwen2'] as const) {
     const wantLp = m.groupLogprobs([{ prompt: [...head, ...suffixes[0]!], completions: [comp] }], { adapter: true, temperature: 1 });
     const V = c.vocabSize;
     const logits = new Float32Array(V);
-    const lp = (row: Float32Array, t: number) => {
-      let max = -Infinity;
-      for (const v of row) max = Math.max(max, v);
-      let s = 0;
-      for (const v of row) s += Math.exp(v - max);
-      return row[t]! - max - Math.log(s);
-    };
     m.logits(m.prefixHidden(got[0]!), 1, logits);
-    const gotLp = [lp(logits, comp[0]!)];
+    const gotLp = [logSoftmaxAt(logits, comp[0]!)];
     const cache = m.newDecodeCache(1, 8);
     for (let t = 0; t < comp.length - 1; t++) {
       m.logits(m.decodeStep([comp[t]!], [{ prefix: got[0]!, slot: 0, t }], cache, true), 1, logits);
-      gotLp.push(lp(logits, comp[t + 1]!));
+      gotLp.push(logSoftmaxAt(logits, comp[t + 1]!));
     }
     gotLp.forEach((v, i) => assert.ok(Math.abs(v - wantLp[i]!) < 1e-5, `token ${i}: ${v} vs ${wantLp[i]}`));
     assert.throws(() => m.extendMany([{ base: hs, suffix: [] }], false), /empty suffix/);
@@ -193,19 +195,12 @@ for (const kind of ['llama', 'qwen2'] as const) {
     const [s1, s2] = m.prefillMany([p1, p2], true, false) as [PrefixState, PrefixState];
     const V = c.vocabSize;
     const logits = new Float32Array(3 * V);
-    const lp = (row: Float32Array, t: number) => {
-      let max = -Infinity;
-      for (const v of row) max = Math.max(max, v);
-      let s = 0;
-      for (const v of row) s += Math.exp(v - max);
-      return row[t]! - max - Math.log(s);
-    };
     const got: number[][] = [[], [], []];
     m.logits(m.prefixHidden(s1), 1, logits);
-    got[0]!.push(lp(logits.subarray(0, V), seqs[0]![0]!));
-    got[1]!.push(lp(logits.subarray(0, V), seqs[1]![0]!));
+    got[0]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[0]![0]!));
+    got[1]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[1]![0]!));
     m.logits(m.prefixHidden(s2), 1, logits);
-    got[2]!.push(lp(logits.subarray(0, V), seqs[2]![0]!));
+    got[2]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[2]![0]!));
     const cache = m.newDecodeCache(3, 8);
     for (let t = 0; t < 3; t++) {
       const h = m.decodeStep(
@@ -219,7 +214,7 @@ for (const kind of ['llama', 'qwen2'] as const) {
         true,
       );
       m.logits(h, 3, logits);
-      seqs.forEach((s, b) => got[b]!.push(lp(logits.subarray(b * V, (b + 1) * V), s[t + 1]!)));
+      seqs.forEach((s, b) => got[b]!.push(logSoftmaxAt(logits.subarray(b * V, (b + 1) * V), s[t + 1]!)));
     }
     got.flat().forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `token ${i}: ${v} vs ${want[i]}`));
   });

@@ -46,8 +46,6 @@ export interface AttnShape {
 
 /** Query rows per block: bounds the score buffers to BLOCK × (H/G) × keys floats. */
 const BLOCK = 128;
-/** Row-major products with optional leading dimensions (blas.ts). */
-const mm = sgemm;
 
 interface Chunk {
   seg: AttnSegment;
@@ -155,13 +153,13 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
         const inv = arena.take('attn.inv', nb);
         gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
         const spre = np > 0 ? (tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : arena.take('attn.spre', nb * np)) : null;
-        if (spre) mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
+        if (spre) sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
         for (const ch of chunks) {
           const m = (ch.c1 - ch.c0) * rep;
           const kmax = ch.kmax;
           const qc = qg.subarray((ch.c0 - b0) * rep * d);
           const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : arena.take('attn.sown', m * kmax);
-          mm(false, true, m, kmax, d, scale, qc, ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
+          sgemm(false, true, m, kmax, d, scale, qc, ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
           // exponentials, not normalised: the output rows are scaled once by 1/sum after P·V
           for (let i = 0; i < m; i++) {
             const r = ch.c0 + Math.floor(i / rep);
@@ -178,9 +176,9 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             if (tape) tape.inv[r * H + h] = 1 / sum;
             lse[r * H + h] = max + Math.log(sum);
           }
-          mm(false, false, m, d, kmax, 1, sown, ch.seg.keys.v.subarray(g * d), 0, og.subarray((ch.c0 - b0) * rep * d), { ldb: Gd });
+          sgemm(false, false, m, d, kmax, 1, sown, ch.seg.keys.v.subarray(g * d), 0, og.subarray((ch.c0 - b0) * rep * d), { ldb: Gd });
         }
-        if (spre) mm(false, false, nb, d, np, 1, spre, pre!.v.subarray(g * d), 1, og, { ldb: Gd });
+        if (spre) sgemm(false, false, nb, d, np, 1, spre, pre!.v.subarray(g * d), 1, og, { ldb: Gd });
         for (let i = 0; i < nb; i++) {
           const sc = inv[i]!;
           for (let t = i * d; t < (i + 1) * d; t++) og[t]! *= sc;
@@ -228,11 +226,11 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
         let dspre: Float32Array | null = null;
         if (np > 0) {
           dspre = arena.take('attn.dspre', nb * np);
-          mm(false, true, nb, np, d, 1, dog, pre!.v.subarray(g * d), 0, dspre, { ldb: Gd });
+          sgemm(false, true, nb, np, d, 1, dog, pre!.v.subarray(g * d), 0, dspre, { ldb: Gd });
           if (tape) ppre = tape.buf.subarray(tape.used, (tape.used += nb * np));
           else {
             ppre = arena.take('attn.ppre', nb * np);
-            mm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
+            sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
           }
           for (let i = 0; i < nb; i++) {
             const l = lseOf(i);
@@ -255,8 +253,8 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           const doc = dog.subarray(at * d);
           const pown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : arena.take('attn.pown', m * kmax);
           const dsown = arena.take('attn.dsown', m * kmax);
-          if (!tape) mm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
-          mm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
+          if (!tape) sgemm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
+          sgemm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
           for (let i = 0; i < m; i++) {
             const r = ch.c0 + Math.floor(i / rep);
             const vis = ch.off + (r - ch.seg.q0) + 1;
@@ -275,14 +273,14 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
             }
           }
           // out = P·V: dV += Pᵀ·dout; S = q·kᵀ/√d: dK += dSᵀ·q/√d, dq = dS·K/√d
-          mm(true, false, kmax, d, m, 1, pown, doc, 1, keys.dv!.subarray(g * d), { ldc: Gd });
-          mm(true, false, kmax, d, m, scale, dsown, qc, 1, keys.dk!.subarray(g * d), { ldc: Gd });
-          mm(false, false, m, d, kmax, scale, dsown, keys.k.subarray(g * d), 0, dqg.subarray(at * d), { ldb: Gd });
+          sgemm(true, false, kmax, d, m, 1, pown, doc, 1, keys.dv!.subarray(g * d), { ldc: Gd });
+          sgemm(true, false, kmax, d, m, scale, dsown, qc, 1, keys.dk!.subarray(g * d), { ldc: Gd });
+          sgemm(false, false, m, d, kmax, scale, dsown, keys.k.subarray(g * d), 0, dqg.subarray(at * d), { ldb: Gd });
         }
         if (ppre && dspre) {
-          mm(true, false, np, d, nb, 1, ppre, dog, 1, pre!.dv!.subarray(g * d), { ldc: Gd });
-          mm(true, false, np, d, nb, scale, dspre, qg, 1, pre!.dk!.subarray(g * d), { ldc: Gd });
-          mm(false, false, nb, d, np, scale, dspre, pre!.k.subarray(g * d), 1, dqg, { ldb: Gd });
+          sgemm(true, false, np, d, nb, 1, ppre, dog, 1, pre!.dv!.subarray(g * d), { ldc: Gd });
+          sgemm(true, false, np, d, nb, scale, dspre, qg, 1, pre!.dk!.subarray(g * d), { ldc: Gd });
+          sgemm(false, false, nb, d, np, scale, dspre, pre!.k.subarray(g * d), 1, dqg, { ldb: Gd });
         }
         scatterHeads(dq, dqg, b0, b1, g, rep, Hd, d);
       }
