@@ -1,6 +1,8 @@
-// Builds the portable GEMM kernel (src/engine/wasm/assembly/gemm.ts, AssemblyScript) into
-// dist/engine/wasm/: gemm-simd.wasm (SIMD, mul + add) and gemm-relaxed.wasm (relaxed SIMD: fused
-// multiply-add). Run by `npm run build:wasm`, which `prepare` (so `npm ci`) runs. Build output, not in git.
+// Builds the WebAssembly kernels (AssemblyScript) into dist/engine/wasm/: the portable GEMM
+// (src/engine/wasm/assembly/gemm.ts) as gemm-simd.wasm (SIMD, mul + add) and gemm-relaxed.wasm (relaxed
+// SIMD: fused multiply-add), and the row kernels (assembly/rows.ts: softmax rows, SwiGLU) as rows.wasm,
+// which every BLAS path uses. Run by `npm run build:wasm`, which `prepare` (so `npm ci`) runs. Build
+// output, not in git.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +11,16 @@ import asc from 'assemblyscript/asc';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/engine/wasm');
 mkdirSync(out, { recursive: true });
-for (const [name, features] of [
-  ['gemm-simd.wasm', 'simd,threads'],
-  ['gemm-relaxed.wasm', 'simd,threads,relaxed-simd'],
+for (const [source, name, features] of [
+  ['gemm.ts', 'gemm-simd.wasm', 'simd,threads'],
+  ['gemm.ts', 'gemm-relaxed.wasm', 'simd,threads,relaxed-simd'],
+  ['rows.ts', 'rows.wasm', 'simd,threads'],
 ]) {
   // no runtime (the kernel never allocates); memory imported and shared with the helper threads
-  const { error, stderr } = await asc.main([join(root, 'src/engine/wasm/assembly/gemm.ts'), '--outFile', join(out, name), '--enable', features, '--runtime', 'stub', '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536']);
+  const { error, stderr } = await asc.main([join(root, 'src/engine/wasm/assembly', source), '--outFile', join(out, name), '--enable', features, '--runtime', 'stub', '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536']);
   if (error) {
     process.stderr.write(stderr.toString());
     throw new Error(`build-wasm: ${name}: ${error.message}`);
   }
 }
-console.log(`build-wasm: ${out}/gemm-simd.wasm, gemm-relaxed.wasm`);
+console.log(`build-wasm: ${out}/gemm-simd.wasm, gemm-relaxed.wasm, rows.wasm`);

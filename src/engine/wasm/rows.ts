@@ -1,0 +1,205 @@
+// The row kernels: the engine's exponential-bound elementwise passes (attention's softmax rows forward
+// and backward, SwiGLU) in WebAssembly SIMD (./assembly/rows.ts, built into dist/engine/wasm/rows.wasm),
+// about ten times the scalar TypeScript loops they replace; those loops stay as the fallback when the
+// kernel is not built (SQLRL_ROWS=js forces them, for tests and benchmarks) and as the definitions the
+// kernel is tested against.
+//
+// Score rows live in the kernel's memory: `take` hands out named views of it (like Arena.take), which
+// the BLAS writes into and reads from in place. SwiGLU's operands live anywhere: they are streamed
+// through the memory in chunks that stay in the L2 cache.
+import { existsSync, readFileSync } from 'node:fs';
+import { fastExp, sigmoid } from '../math.js';
+
+const BUILD_DIR = new URL('../../../dist/engine/wasm/', import.meta.url);
+/** Floats per chunk of a streamed operand (5 operands: 320 KB). */
+const CHUNK = 16384;
+
+export interface RowKernels {
+  /** 'wasm' or 'js' (the scalar fallback), with why when it is the fallback. */
+  readonly kind: 'wasm' | 'js';
+  readonly reason?: string;
+  /** A view of `n` floats named `name` that the softmax kernels accept (contents unspecified). */
+  take(name: string, n: number): Float32Array;
+  /**
+   * Softmax numerators of m rows of `s` (leading dimension ld; row i sees its first
+   * min(vis0 + ⌊i/rep⌋, ld) columns, or vis0 when rep = 0) and, when `pre` is given, all np columns of
+   * row i of `pre` too: each visible entry becomes e^(x − max) with the row's max over both parts,
+   * the rest of the row 0; max[i] and sum[i] receive the row's max and Σ. Arrays from `take`.
+   */
+  softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void;
+  /**
+   * The softmax backward on rows laid out as in softmaxRows: p becomes the probabilities (p·scale[i]
+   * when `scale` is given, p holding numerators; else e^(p − shift[i]), p holding scores and shift each
+   * row's log-sum-exp), ds (∂L/∂p on entry) becomes p ⊙ (ds − D[i]); both 0 past the visible columns.
+   * Arrays from `take`.
+   */
+  softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void;
+  /** a = silu(g) ⊙ u over n floats. */
+  swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
+  /** du = da ⊙ silu(g), dg = da ⊙ u ⊙ silu'(g), overwritten. */
+  swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
+}
+
+const visible = (i: number, vis0: number, rep: number, ld: number) => (rep > 0 ? Math.min(vis0 + Math.floor(i / rep), ld) : vis0);
+
+/** The scalar definitions (and the fallback). */
+export class JsRows implements RowKernels {
+  readonly kind = 'js' as const;
+  private readonly buffers = new Map<string, Float32Array>();
+  constructor(readonly reason?: string) {}
+
+  take(name: string, n: number): Float32Array {
+    let b = this.buffers.get(name);
+    if (!b || b.length < n) this.buffers.set(name, (b = new Float32Array(Math.max(n, 2 * (b?.length ?? 0)))));
+    return b.subarray(0, n);
+  }
+
+  softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
+    for (let i = 0; i < m; i++) {
+      const vis = visible(i, vis0, rep, ld);
+      let mx = -Infinity;
+      for (let j = i * ld; j < i * ld + vis; j++) mx = Math.max(mx, s[j]!);
+      if (pre) for (let j = i * np; j < (i + 1) * np; j++) mx = Math.max(mx, pre[j]!);
+      let acc = 0;
+      for (let j = i * ld; j < i * ld + vis; j++) acc += s[j] = fastExp(s[j]! - mx);
+      if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
+      s.fill(0, i * ld + vis, (i + 1) * ld);
+      max[i] = mx;
+      sum[i] = acc;
+    }
+  }
+
+  softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void {
+    for (let i = 0; i < m; i++) {
+      const vis = visible(i, vis0, rep, ld);
+      for (let j = i * ld; j < i * ld + vis; j++) {
+        const pr = scale ? p[j]! * scale[i]! : fastExp(p[j]! - shift[i]!);
+        p[j] = pr;
+        ds[j] = pr * (ds[j]! - D[i]!);
+      }
+      p.fill(0, i * ld + vis, (i + 1) * ld);
+      ds.fill(0, i * ld + vis, (i + 1) * ld);
+    }
+  }
+
+  swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const x = g[i]!;
+      a[i] = x * sigmoid(x) * u[i]!;
+    }
+  }
+
+  swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const x = g[i]!;
+      const s = sigmoid(x);
+      du[i] = da[i]! * x * s;
+      dg[i] = da[i]! * u[i]! * s * (1 + x * (1 - s));
+    }
+  }
+}
+
+interface Exports {
+  softmaxRows(s: number, ld: number, m: number, vis0: number, rep: number, pre: number, np: number, max: number, sum: number): void;
+  softmaxGradRows(p: number, ds: number, ld: number, m: number, vis0: number, rep: number, shift: number, scale: number, D: number): void;
+  swigluForward(a: number, g: number, u: number, n: number): void;
+  swigluBackward(dg: number, du: number, da: number, g: number, u: number, n: number): void;
+}
+
+const PAGE = 65536;
+
+class WasmRows implements RowKernels {
+  readonly kind = 'wasm' as const;
+  readonly reason = undefined;
+  private readonly memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+  private readonly k: Exports;
+  private readonly buffers = new Map<string, { at: number; floats: number }>();
+  /** Released regions (a named buffer that grew), reused first-fit. */
+  private readonly free: { at: number; floats: number }[] = [];
+  private top = 64;
+  private readonly own = new WeakSet<ArrayBufferLike>();
+  private readonly stream: Float32Array[];
+
+  constructor(module: WebAssembly.Module) {
+    const abort = () => {
+      throw new Error('row kernel aborted');
+    };
+    this.k = new WebAssembly.Instance(module, { env: { memory: this.memory, abort } }).exports as unknown as Exports;
+    this.stream = ['s0', 's1', 's2', 's3', 's4'].map((n) => this.take(n, CHUNK));
+  }
+
+  private region(floats: number): number {
+    const i = this.free.findIndex((r) => r.floats >= floats);
+    if (i >= 0) return this.free.splice(i, 1)[0]!.at;
+    const at = this.top;
+    this.top = Math.ceil((at + floats * 4 + 64) / 64) * 64;
+    const have = this.memory.buffer.byteLength;
+    if (this.top > have) this.memory.grow(Math.ceil((this.top - have) / PAGE));
+    return at;
+  }
+
+  take(name: string, n: number): Float32Array {
+    let b = this.buffers.get(name);
+    if (!b || b.floats < n) {
+      if (b) this.free.push(b);
+      const floats = Math.max(n, 2 * (b?.floats ?? 0), 16);
+      b = { at: this.region(floats), floats };
+      this.buffers.set(name, b);
+    }
+    const buf = this.memory.buffer; // a new SharedArrayBuffer object after each grow, the same memory
+    this.own.add(buf);
+    return new Float32Array(buf, b.at, n);
+  }
+
+  private ptr(x: Float32Array, what: string): number {
+    if (!this.own.has(x.buffer)) throw new Error(`row kernel: ${what} is not a view from take()`);
+    return x.byteOffset;
+  }
+
+  softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
+    this.k.softmaxRows(this.ptr(s, 's'), ld, m, vis0, rep, pre ? this.ptr(pre, 'pre') : 0, pre ? np : 0, this.ptr(max, 'max'), this.ptr(sum, 'sum'));
+  }
+
+  softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void {
+    this.k.softmaxGradRows(this.ptr(p, 'p'), this.ptr(ds, 'ds'), ld, m, vis0, rep, this.ptr(shift, 'shift'), scale ? this.ptr(scale, 'scale') : 0, this.ptr(D, 'D'));
+  }
+
+  swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
+    const [sa, sg, su] = this.stream as [Float32Array, Float32Array, Float32Array];
+    for (let o = 0; o < n; o += CHUNK) {
+      const c = Math.min(CHUNK, n - o);
+      sg.set(g.subarray(o, o + c));
+      su.set(u.subarray(o, o + c));
+      this.k.swigluForward(sa.byteOffset, sg.byteOffset, su.byteOffset, Math.ceil(c / 4) * 4);
+      a.set(sa.subarray(0, c), o);
+    }
+  }
+
+  swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
+    const [sdg, sdu, sda, sg, su] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let o = 0; o < n; o += CHUNK) {
+      const c = Math.min(CHUNK, n - o);
+      sda.set(da.subarray(o, o + c));
+      sg.set(g.subarray(o, o + c));
+      su.set(u.subarray(o, o + c));
+      this.k.swigluBackward(sdg.byteOffset, sdu.byteOffset, sda.byteOffset, sg.byteOffset, su.byteOffset, Math.ceil(c / 4) * 4);
+      dg.set(sdg.subarray(0, c), o);
+      du.set(sdu.subarray(0, c), o);
+    }
+  }
+}
+
+let loaded: RowKernels | null = null;
+
+/** The row kernels: WebAssembly SIMD when built (and not SQLRL_ROWS=js), else the scalar loops. */
+export function rowKernels(): RowKernels {
+  if (loaded) return loaded;
+  const file = new URL('rows.wasm', BUILD_DIR);
+  if (process.env.SQLRL_ROWS === 'js') loaded = new JsRows('SQLRL_ROWS=js');
+  else if (!existsSync(file)) loaded = new JsRows('row kernel not built (run npm run build:wasm)');
+  else {
+    const bytes = new Uint8Array(readFileSync(file));
+    loaded = WebAssembly.validate(bytes) ? new WasmRows(new WebAssembly.Module(bytes)) : new JsRows('this runtime has no WebAssembly SIMD');
+  }
+  return loaded;
+}
