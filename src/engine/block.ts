@@ -106,10 +106,10 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
   const arena = ctx.arena;
   const pos = ctx.pos.subarray(r0, r1);
   const x = rowsOf(xIn, C, r0, r1);
-  const lin = (name: LinearName, j: number, input: Float32Array, out: Float32Array) => {
+  const lin = (name: LinearName, j: number, input: Float32Array, out: Float32Array, accumulate = false) => {
     const l = L.lin[name];
     const h = acts.h[name];
-    linearForward(l, input, T, out, linMode(mode, li, j), h ? rowsOf(h, l.lora!.A.shape[0]!, r0, r1) : null, () => arena.take('lin.scratch', T * Math.max(l.in, l.lora?.A.shape[0] ?? 0)));
+    linearForward(l, input, T, out, linMode(mode, li, j), h ? rowsOf(h, l.lora!.A.shape[0]!, r0, r1) : null, () => arena.take('lin.scratch', T * Math.max(l.in, l.lora?.A.shape[0] ?? 0)), accumulate);
   };
   const xn = rowsOf(acts.xn, C, r0, r1);
   rmsnormForward(xn, acts.rstd1.subarray(r0, r1), x, L.inNorm, T, C, c.rmsNormEps);
@@ -123,10 +123,10 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
   ropeForward(k, T, c.numKvHeads, ctx.rope, pos);
   extras.kvSink?.(k, v);
   attentionForward(acts.attn, acts.lse, acts.q, attn, { H: c.numHeads, G: c.numKvHeads, d: c.headDim }, arena, extras.tape);
-  const o = arena.take('block.o', T * C);
-  lin('o_proj', 3, rowsOf(acts.attn, Hd, r0, r1), o);
+  // residual connections: the products add onto a copy of their input stream
   const x2 = rowsOf(acts.x2, C, r0, r1);
-  for (let i = 0; i < T * C; i++) x2[i] = x[i]! + o[i]!;
+  x2.set(x);
+  lin('o_proj', 3, rowsOf(acts.attn, Hd, r0, r1), x2, true);
   const xn2 = rowsOf(acts.xn2, C, r0, r1);
   rmsnormForward(xn2, acts.rstd2.subarray(r0, r1), x2, L.postNorm, T, C, c.rmsNormEps);
   const g = rowsOf(acts.g, I, r0, r1);
@@ -135,9 +135,9 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
   lin('gate_proj', 4, xn2, g);
   lin('up_proj', 5, xn2, u);
   swigluForward(a, g, u, T * I);
-  lin('down_proj', 6, a, o);
   const y = rowsOf(xOut, C, r0, r1);
-  for (let i = 0; i < T * C; i++) y[i] = x2[i]! + o[i]!;
+  y.set(x2);
+  lin('down_proj', 6, a, y, true);
 }
 
 /**

@@ -17,6 +17,7 @@ import { probTapeSize, type AttnGroup, type KvView, type ProbTape } from './ops/
 import { embeddingBackward, embeddingForward } from './ops/embedding.js';
 import type { AdapterMode, Linear, Param } from './ops/linear.js';
 import { tokenLogprobsBackward, tokenLogprobsForward } from './ops/logprobs.js';
+import { rowKernels } from './wasm/rows.js';
 import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm.js';
 import { RopeTable } from './ops/rope.js';
 
@@ -36,6 +37,16 @@ export interface PrefixState {
   bytes: number;
 }
 
+/**
+ * A completion as the decode computed it, for a later backward under the same weights: per layer the
+ * input rows of its tokens c_0..c_{n−2} [n − 1, C], and the last layer's output at them (before the
+ * final norm). With these the training forward has nothing left to compute for the completion rows.
+ */
+export interface CompletionState {
+  x: Float32Array[];
+  xOut: Float32Array;
+}
+
 export type Keep = 'none' | 'inputs' | 'all';
 
 /** Largest attention-probability tape a recomputed layer keeps for its backward (else they are recomputed). */
@@ -51,6 +62,11 @@ export interface ForwardOptions {
   keep: Keep;
   /** Per group, its prompt computed earlier under the same weights and adapter (all groups or none). */
   prefixes?: PrefixState[];
+  /**
+   * Per completion of the batch (in order), its rows as the sampling decode computed them (with
+   * `prefixes` and keep 'inputs'): the layers then do not run at all, the backward recomputes from these.
+   */
+  completions?: CompletionState[];
   /** Per-token entropy of every prediction (metrics). */
   entropy?: boolean;
   /** LoRA dropout seed of this pass (training); null or absent: no dropout. */
@@ -79,6 +95,21 @@ export interface DecodeCache {
   /** Per layer [slots, maxNew, G·d]. */
   k: Float32Array[];
   v: Float32Array[];
+  /** When kept for a backward (CompletionState): per layer the input rows [slots, maxNew, C], and the last layer's output. */
+  x: Float32Array[] | null;
+  xOut: Float32Array | null;
+}
+
+/** Arrays end to end in one of `total` floats (they must fill it exactly). */
+function concatRows(parts: Float32Array[], total: number): Float32Array {
+  const out = new Float32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  if (at !== total) throw new Error(`kept completion rows hold ${at} floats where the batch has ${total}`);
+  return out;
 }
 
 /** One sequence of a decode step: its group's prompt, its cache slot, tokens generated before this one. */
@@ -238,10 +269,15 @@ export class CausalLM {
     const ctx = this.ctx(batch);
     const a = this.arena;
     let x = a.take('fwd.x0', rows * C);
-    embeddingForward(x.subarray(r0 * C), this.embed, batch.tokens.subarray(r0), rows - r0, C, c.vocabSize);
     const inputs: Float32Array[] = [];
     const allActs: LayerActs[] = [];
-    for (let li = 0; li < this.layers.length; li++) {
+    if (o.completions) {
+      if (!prefixes || o.keep !== 'inputs') throw new Error('completions kept from decoding need kept prompts and keep: inputs');
+      const kept = o.completions;
+      for (let li = 0; li < this.layers.length; li++) inputs.push(concatRows(kept.map((st) => st.x[li]!), (rows - r0) * C));
+      x.set(concatRows(kept.map((st) => st.xOut), (rows - r0) * C), r0 * C);
+    } else embeddingForward(x.subarray(r0 * C), this.embed, batch.tokens.subarray(r0), rows - r0, C, c.vocabSize);
+    for (let li = 0; li < (o.completions ? 0 : this.layers.length); li++) {
       const L = this.layers[li]!;
       const keepAll = o.keep === 'all';
       const acts = allocActs((n, size) => a.take(keepAll ? `act${li}.${n}` : `act.${n}`, size), rows, c, L, x);
@@ -308,7 +344,8 @@ export class CausalLM {
         const fwdLayout = attentionLayout(batch, Gd, acts.k, acts.v);
         // the recomputed forward keeps its attention probabilities for this layer's backward, when they fit
         const n = probTapeSize(fwdLayout, { H: c.numHeads, G: c.numKvHeads, d: c.headDim });
-        if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: a.take('bwd.probs', n), used: 0, inv: a.take('bwd.probsInv', rows * c.numHeads) };
+        // taken at its largest once: pages the tape never reaches are never touched (nor resident)
+        if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: rowKernels().take('bwd.probs', PROB_TAPE_BYTES / 4).subarray(0, n), used: 0, inv: a.take('bwd.probsInv', rows * c.numHeads) };
         blockForward(L, li, xin, a.take('bwd.xout', rows * C), acts, 0, rows, fwdLayout, tape.mode, ctx, probs ? { tape: probs } : {});
       }
       const layout = attentionLayout(batch, Gd, acts.k, acts.v, dk, dv);
@@ -429,9 +466,32 @@ export class CausalLM {
     return h;
   }
 
-  newDecodeCache(slots: number, maxNew: number): DecodeCache {
+  /** A decode cache; with `keepStates`, it also keeps what a CompletionState needs. */
+  newDecodeCache(slots: number, maxNew: number, keepStates = false): DecodeCache {
     const Gd = this.config.numKvHeads * this.config.headDim;
-    return { slots, maxNew, k: this.layers.map(() => new Float32Array(slots * maxNew * Gd)), v: this.layers.map(() => new Float32Array(slots * maxNew * Gd)) };
+    const C = this.config.hiddenSize;
+    const n = slots * maxNew;
+    return {
+      slots,
+      maxNew,
+      k: this.layers.map(() => new Float32Array(n * Gd)),
+      v: this.layers.map(() => new Float32Array(n * Gd)),
+      x: keepStates ? this.layers.map(() => new Float32Array(n * C)) : null,
+      xOut: keepStates ? new Float32Array(n * C) : null,
+    };
+  }
+
+  /** Bytes a decode cache with `keepStates` adds for the completion states. */
+  completionStateBytes(slots: number, maxNew: number): number {
+    return slots * maxNew * this.config.hiddenSize * (this.layers.length + 1) * 4;
+  }
+
+  /** The state of the sequence in `slot` after it took `n` decode steps (its tokens c_0..c_{n−1} were fed). */
+  completionState(cache: DecodeCache, slot: number, n: number): CompletionState {
+    if (!cache.x || !cache.xOut) throw new Error('this decode cache keeps no completion states');
+    const C = this.config.hiddenSize;
+    const at = slot * cache.maxNew * C;
+    return { x: cache.x.map((xl) => xl.slice(at, at + n * C)), xOut: cache.xOut.slice(at, at + n * C) };
   }
 
   /**
@@ -465,6 +525,7 @@ export class CausalLM {
         else layout.push({ prefix: { k: s.prefix.k[li]!, v: s.prefix.v[li]! }, np: s.prefix.prompt.length, segs: [seg] });
       });
       const xOut = a.take(li % 2 ? 'dec.xa' : 'dec.xb', B * C);
+      if (cache.x) seqs.forEach((s, b) => cache.x![li]!.set(x.subarray(b * C, (b + 1) * C), (s.slot * cache.maxNew + s.t) * C));
       blockForward(L, li, x, xOut, acts, 0, B, layout, mode, ctx, {
         kvSink: (k, v) =>
           seqs.forEach((s, b) => {
@@ -474,6 +535,7 @@ export class CausalLM {
       });
       x = xOut;
     }
+    if (cache.xOut) seqs.forEach((s, b) => cache.xOut!.set(x.subarray(b * C, (b + 1) * C), (s.slot * cache.maxNew + s.t) * C));
     const h = new Float32Array(B * C);
     rmsnormForward(h, a.take('dec.rstd', B), x, this.norm, B, C, c.rmsNormEps);
     return h;

@@ -13,8 +13,9 @@ import type { ModelConfig } from './config.js';
 import { SafetensorsFile, writeSafetensors } from './io/safetensors.js';
 import { loadModel, type LoadedModel } from './io/load.js';
 import { attachLora, DEFAULT_LORA, loadLora, saveLora, type LoraConfig } from './lora.js';
-import { CausalLM, type DecodeSeq, type Keep, type Param, type PrefixState } from './model.js';
+import { CausalLM, type CompletionState, type DecodeSeq, type Keep, type Param, type PrefixState } from './model.js';
 import { AdamW, ADAMW_DEFAULTS, clipGradNorm, type AdamWOptions } from './optim.js';
+import { CompletionCache } from './completion-cache.js';
 import { PrefixCache } from './prefix-cache.js';
 import { planSharedPrefixes } from './shared-prefix.js';
 import { chooseToken } from './sample.js';
@@ -40,7 +41,7 @@ export interface CpuPolicyOptions {
   activationBudgetBytes?: number;
   /** Full-parameter training: keep a frozen copy of the initial weights as the reference policy (KL, beta > 0). */
   frozenReference?: boolean;
-  /** Bytes of prompts kept from sampling for the update (default 1 GiB). */
+  /** Bytes of prompts kept from sampling for the update (default 1 GiB), and as many again of completions. */
   prefixCacheBytes?: number;
   /**
    * Inference: compute prompts that begin alike from their shared beginning (default true): every
@@ -70,6 +71,7 @@ export class CpuPolicy implements Policy {
   /** Bumped whenever the weights change: prompts kept from an older version are not reused. */
   private version = 0;
   private readonly prefixes: PrefixCache;
+  private readonly completions: CompletionCache;
   private readonly reference: CausalLM | null;
 
   private constructor(
@@ -85,6 +87,7 @@ export class CpuPolicy implements Policy {
     this.lr = this.optimizer?.opts.lr ?? 0;
     this.seedBase = opts.seed ?? 0;
     this.prefixes = new PrefixCache(opts.prefixCacheBytes ?? 1024 * MiB);
+    this.completions = new CompletionCache(opts.prefixCacheBytes ?? 1024 * MiB);
     this.reference = opts.train?.kind === 'full' && opts.frozenReference ? model.frozenCopy() : null;
   }
 
@@ -233,7 +236,10 @@ export class CpuPolicy implements Policy {
       for (const s of group) if (choose(s, logits)) live.push(s);
     }
     const maxNew = Math.max(0, ...seqs.map((s) => s.maxNew));
-    const cache = live.length ? this.model.newDecodeCache(seqs.length, maxNew) : null;
+    // a training policy keeps what the decode computes for the update that follows (see CompletionCache)
+    this.completions.clear();
+    const keepStates = this.params.length > 0 && this.dropout === 0 && !this.opts.perSequence && this.model.completionStateBytes(seqs.length, maxNew) <= this.completions.budgetBytes;
+    const cache = live.length ? this.model.newDecodeCache(seqs.length, maxNew, keepStates) : null;
     const stepLogits = new Float32Array(seqs.length * V);
     while (live.length && cache) {
       const B = live.length;
@@ -247,6 +253,8 @@ export class CpuPolicy implements Policy {
       this.model.logits(hidden, B, stepLogits);
       live = live.filter((s, b) => choose(s, stepLogits.subarray(b * V, (b + 1) * V)));
     }
+    // every token but the last was fed to the decode
+    if (cache?.x) for (const s of seqs) this.completions.put(s.prefix.prompt, s.tokens, this.version, this.model.completionState(cache, s.slot, s.tokens.length - 1));
     return requests.map((_, gi) =>
       seqs
         .filter((s) => s.group === gi)
@@ -294,6 +302,18 @@ export class CpuPolicy implements Policy {
     return got.every((p): p is PrefixState => p !== null && (!needInputs || p.x !== null)) ? got : null;
   }
 
+  /** Kept decode states of every completion of a pass (in batch order), or null. */
+  private keptCompletions(units: { unit: GroupInput }[]): CompletionState[] | null {
+    const out: CompletionState[] = [];
+    for (const u of units)
+      for (const c of u.unit.completions) {
+        const st = this.completions.get(u.unit.prompt, c, this.version);
+        if (!st) return null;
+        out.push(st);
+      }
+    return out;
+  }
+
   /** Slices a pass's flat logprobs into `out` per completion; returns the next offset. */
   private split(out: Float32Array[][], u: { group: number; first: number; unit: GroupInput }, flat: Float32Array, pred: number): number {
     u.unit.completions.forEach((c, k) => {
@@ -335,7 +355,8 @@ export class CpuPolicy implements Policy {
       const batch = packGroups(pass.map((u) => u.unit));
       const dropSeed = this.dropout > 0 ? this.model.nextDropSeed() : null;
       const kept = dropSeed === null ? this.keptPrefixes(pass, true, true) : null;
-      const { logprobs, tape } = this.model.forward(batch, { adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}) });
+      const decoded = kept ? this.keptCompletions(pass) : null;
+      const { logprobs, tape } = this.model.forward(batch, { adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}), ...(decoded ? { completions: decoded } : {}) });
       const g = new Float32Array(batch.targets.length);
       let pred = 0;
       for (const u of pass)
@@ -368,6 +389,7 @@ export class CpuPolicy implements Policy {
   private weightsChanged(): void {
     this.version++;
     this.prefixes.clear();
+    this.completions.clear();
   }
 
   async saveCheckpoint(dir: string): Promise<void> {

@@ -108,7 +108,7 @@ function addTransposed(dst: Float32Array, ld: number, xT: Float32Array, n: numbe
  * the same order; `used` is the cursor.
  */
 export interface ProbTape {
-  /** Each row's exponentials exp(s − max), not normalised. */
+  /** Each row's exponentials exp(s − max), not normalised; a view from the row kernels' `take`. */
   buf: Float32Array;
   used: number;
   /** Per row and head [rows, H]: 1 / Σ exp(s − max), the normaliser. */
@@ -150,15 +150,14 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
         const rowMax = K.take('attn.max', nb);
         const rowSum = K.take('attn.sum', nb);
         gatherHeads(qg, q, b0, b1, g, rep, Hd, d);
-        const spre = np > 0 ? K.take('attn.spre', nb * np) : null;
-        // the tape holds the block's prefix numerators first, then each chunk's
-        const preAt = tape && spre ? (tape.used += nb * np) - nb * np : 0;
+        // the tape (when kept) holds the block's prefix numerators first, then each chunk's
+        const spre = np > 0 ? (tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : K.take('attn.spre', nb * np)) : null;
         if (spre) sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
         for (const ch of chunks) {
           const m = (ch.c1 - ch.c0) * rep;
           const kmax = ch.kmax;
           const at = (ch.c0 - b0) * rep;
-          const sown = K.take('attn.sown', m * kmax);
+          const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : K.take('attn.sown', m * kmax);
           sgemm(false, true, m, kmax, d, scale, qg.subarray(at * d), ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
           // numerators e^(s − max), not normalised: the output rows are scaled once by 1/Σ after P·V
           K.softmaxRows(sown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, spre && spre.subarray(at * np, (at + m) * np), np, rowMax.subarray(at, at + m), rowSum.subarray(at, at + m));
@@ -170,13 +169,9 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             if (tape) tape.inv[r * H + h] = 1 / sum;
             lse[r * H + h] = rowMax[at + i]! + Math.log(sum);
           }
-          if (tape) tape.buf.set(sown, (tape.used += m * kmax) - m * kmax);
           sgemm(true, true, d, m, kmax, 1, ch.seg.keys.v.subarray(g * d), sown, 0, ogT.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
         }
-        if (spre) {
-          if (tape) tape.buf.set(spre, preAt);
-          sgemm(true, true, d, nb, np, 1, pre!.v.subarray(g * d), spre, 1, ogT, { lda: Gd, ldb: np, ldc: nb });
-        }
+        if (spre) sgemm(true, true, d, nb, np, 1, pre!.v.subarray(g * d), spre, 1, ogT, { lda: Gd, ldb: np, ldc: nb });
         scatterHeadsT(out, ogT, inv, b0, b1, g, rep, Hd, d);
       }
     }
@@ -225,10 +220,9 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
         let dspre: Float32Array | null = null;
         if (np > 0) {
           dspre = K.take('attn.dspre', nb * np);
-          ppre = K.take('attn.ppre', nb * np);
+          ppre = tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : K.take('attn.ppre', nb * np);
           sgemm(false, true, nb, np, d, 1, dog, pre!.v.subarray(g * d), 0, dspre, { ldb: Gd });
-          if (tape) ppre.set(tape.buf.subarray(tape.used, (tape.used += nb * np)));
-          else sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
+          if (!tape) sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, ppre, { ldb: Gd });
           K.softmaxGradRows(ppre, dspre, np, nb, np, 0, shift, norm, D);
         }
         for (const ch of chunks) {
@@ -238,10 +232,9 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           const at = (ch.c0 - b0) * rep;
           const qc = qg.subarray(at * d);
           const doc = dog.subarray(at * d);
-          const pown = K.take('attn.pown', m * kmax);
+          const pown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : K.take('attn.pown', m * kmax);
           const dsown = K.take('attn.dsown', m * kmax);
-          if (tape) pown.set(tape.buf.subarray(tape.used, (tape.used += m * kmax)));
-          else sgemm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
+          if (!tape) sgemm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
           sgemm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
           K.softmaxGradRows(pown, dsown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, shift.subarray(at, at + m), norm && norm.subarray(at, at + m), D.subarray(at, at + m));
           // out = P·V: dVᵀ = doutᵀ·P; S = q·kᵀ/√d: dKᵀ = qᵀ·dS/√d, dqᵀ = Kᵀ·dSᵀ/√d (all transposed)

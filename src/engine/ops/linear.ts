@@ -56,11 +56,12 @@ function dropInput(out: Float32Array, x: Float32Array, n: number, p: number, see
 const usesDropout = (lin: Linear, mode: AdapterMode) => mode.on && lin.lora !== null && lin.lora.dropout > 0 && mode.dropSeed !== null;
 
 /**
- * y = x·Wᵀ + b (+ adapter) over T rows. `h` receives the adapter's hidden rows drop(x)·Aᵀ [T, r] (kept for
- * the backward); `scratch` holds the dropped-out input when dropout is on.
+ * y = x·Wᵀ + b (+ adapter) over T rows, or y += that with `accumulate` (a residual connection, added by
+ * the product itself). `h` receives the adapter's hidden rows drop(x)·Aᵀ [T, r] (kept for the backward);
+ * `scratch` holds the dropped-out input when dropout is on.
  */
-export function linearForward(lin: Linear, x: Float32Array, T: number, y: Float32Array, mode: AdapterMode, h: Float32Array | null, scratch: () => Float32Array): void {
-  sgemm(false, true, T, lin.out, lin.in, 1, x, lin.w, 0, y);
+export function linearForward(lin: Linear, x: Float32Array, T: number, y: Float32Array, mode: AdapterMode, h: Float32Array | null, scratch: () => Float32Array, accumulate = false): void {
+  sgemm(false, true, T, lin.out, lin.in, 1, x, lin.w, accumulate ? 1 : 0, y);
   if (lin.b) {
     const b = lin.b;
     for (let t = 0; t < T; t++) {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fastExp, sigmoid } from '../math.js';
 
 const BUILD_DIR = new URL('../../../dist/engine/wasm/', import.meta.url);
-/** Floats per chunk of a streamed operand (5 operands: 320 KB). */
+/** Floats per chunk of a streamed operand (6 operands: 384 KB). */
 const CHUNK = 16384;
 
 export interface RowKernels {
@@ -38,6 +38,10 @@ export interface RowKernels {
   swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
   /** du = da ⊙ silu(g), dg = da ⊙ u ⊙ silu'(g), overwritten. */
   swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
+  /** RMSNorm over T rows of C: y = x / √(mean(x²) + eps) · w; rstd[t] receives each row's 1/√(…). */
+  rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void;
+  /** dx += ∂L/∂x; dw += ∂L/∂w (when given). */
+  rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, T: number, C: number): void;
 }
 
 const visible = (i: number, vis0: number, rep: number, ld: number) => (rep > 0 ? Math.min(vis0 + Math.floor(i / rep), ld) : vis0);
@@ -97,6 +101,29 @@ export class JsRows implements RowKernels {
       dg[i] = da[i]! * u[i]! * s * (1 + x * (1 - s));
     }
   }
+
+  rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void {
+    for (let t = 0; t < T; t++) {
+      const o = t * C;
+      let ss = 0;
+      for (let i = 0; i < C; i++) ss += x[o + i]! * x[o + i]!;
+      const r = 1 / Math.sqrt(ss / C + eps);
+      rstd[t] = r;
+      for (let i = 0; i < C; i++) y[o + i] = x[o + i]! * r * w[i]!;
+    }
+  }
+
+  rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, T: number, C: number): void {
+    for (let t = 0; t < T; t++) {
+      const o = t * C;
+      const r = rstd[t]!;
+      let dot = 0;
+      for (let i = 0; i < C; i++) dot += dy[o + i]! * w[i]! * x[o + i]!;
+      dot *= (r * r * r) / C;
+      for (let i = 0; i < C; i++) dx[o + i]! += r * dy[o + i]! * w[i]! - x[o + i]! * dot;
+      if (dw) for (let i = 0; i < C; i++) dw[i]! += dy[o + i]! * x[o + i]! * r;
+    }
+  }
 }
 
 interface Exports {
@@ -104,6 +131,8 @@ interface Exports {
   softmaxGradRows(p: number, ds: number, ld: number, m: number, vis0: number, rep: number, shift: number, scale: number, D: number): void;
   swigluForward(a: number, g: number, u: number, n: number): void;
   swigluBackward(dg: number, du: number, da: number, g: number, u: number, n: number): void;
+  rmsnormForward(y: number, rstd: number, x: number, w: number, T: number, C: number, eps: number): void;
+  rmsnormBackward(dx: number, dw: number, dy: number, x: number, w: number, rstd: number, T: number, C: number): void;
 }
 
 const PAGE = 65536;
@@ -119,13 +148,15 @@ class WasmRows implements RowKernels {
   private top = 64;
   private readonly own = new WeakSet<ArrayBufferLike>();
   private readonly stream: Float32Array[];
+  /** Shapes the kernel does not take (rows not a multiple of 4 floats, or longer than a chunk). */
+  private readonly scalar = new JsRows();
 
   constructor(module: WebAssembly.Module) {
     const abort = () => {
       throw new Error('row kernel aborted');
     };
     this.k = new WebAssembly.Instance(module, { env: { memory: this.memory, abort } }).exports as unknown as Exports;
-    this.stream = ['s0', 's1', 's2', 's3', 's4'].map((n) => this.take(n, CHUNK));
+    this.stream = ['s0', 's1', 's2', 's3', 's4', 's5'].map((n) => this.take(n, CHUNK));
   }
 
   private region(floats: number): number {
@@ -186,6 +217,38 @@ class WasmRows implements RowKernels {
       dg.set(sdg.subarray(0, c), o);
       du.set(sdu.subarray(0, c), o);
     }
+  }
+
+  rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void {
+    if (C % 4 !== 0 || C > CHUNK) return this.scalar.rmsnormForward(y, rstd, x, w, T, C, eps);
+    const [sx, sy, sr, sw] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array];
+    sw.set(w.subarray(0, C));
+    const per = Math.floor(CHUNK / C);
+    for (let t0 = 0; t0 < T; t0 += per) {
+      const n = Math.min(per, T - t0);
+      sx.set(x.subarray(t0 * C, (t0 + n) * C));
+      this.k.rmsnormForward(sy.byteOffset, sr.byteOffset, sx.byteOffset, sw.byteOffset, n, C, eps);
+      y.set(sy.subarray(0, n * C), t0 * C);
+      rstd.set(sr.subarray(0, n), t0);
+    }
+  }
+
+  rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, T: number, C: number): void {
+    if (C % 4 !== 0 || C > CHUNK) return this.scalar.rmsnormBackward(dx, dw, dy, x, w, rstd, T, C);
+    const [sdx, sdy, sx, sr, sw, sdw] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    sw.set(w.subarray(0, C));
+    if (dw) sdw.set(dw.subarray(0, C));
+    const per = Math.floor(CHUNK / C);
+    for (let t0 = 0; t0 < T; t0 += per) {
+      const n = Math.min(per, T - t0);
+      sdx.set(dx.subarray(t0 * C, (t0 + n) * C));
+      sdy.set(dy.subarray(t0 * C, (t0 + n) * C));
+      sx.set(x.subarray(t0 * C, (t0 + n) * C));
+      sr.set(rstd.subarray(t0, t0 + n));
+      this.k.rmsnormBackward(sdx.byteOffset, dw ? sdw.byteOffset : 0, sdy.byteOffset, sx.byteOffset, sw.byteOffset, sr.byteOffset, n, C);
+      dx.set(sdx.subarray(0, n * C), t0 * C);
+    }
+    if (dw) dw.set(sdw.subarray(0, C));
   }
 }
 

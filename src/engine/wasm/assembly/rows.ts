@@ -194,3 +194,57 @@ export function swigluBackward(dg: usize, du: usize, da: usize, g: usize, u: usi
     v128.store(dg + o, f32x4.mul(f32x4.mul(d, v128.load(u + o)), f32x4.mul(s, madd(x, f32x4.sub(one, s), one))));
   }
 }
+
+/** Σ x[i]·y[i] over n floats (n a multiple of 4). */
+@inline function dot(x: usize, y: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = <usize>j << 2;
+    a0 = madd(v128.load(x + o), v128.load(y + o), a0);
+    a1 = madd(v128.load(x + o, 16), v128.load(y + o, 16), a1);
+  }
+  for (; j < n; j += 4) a0 = madd(v128.load(x + (<usize>j << 2)), v128.load(y + (<usize>j << 2)), a0);
+  return hsum(f32x4.add(a0, a1));
+}
+
+/** RMSNorm of T rows of C floats (C a multiple of 4): y = x·r·w with r = 1/√(mean(x²) + eps) into rstd. */
+export function rmsnormForward(y: usize, rstd: usize, x: usize, w: usize, T: i32, C: i32, eps: f32): void {
+  const rowB = <usize>C << 2;
+  for (let t = 0; t < T; t++) {
+    const xr = x + <usize>t * rowB;
+    const yr = y + <usize>t * rowB;
+    const r: f32 = 1 / sqrt<f32>(dot(xr, xr, C) / <f32>C + eps);
+    store<f32>(rstd + (<usize>t << 2), r);
+    const rv = f32x4.splat(r);
+    for (let j = 0; j < C; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(yr + o, f32x4.mul(f32x4.mul(v128.load(xr + o), rv), v128.load(w + o)));
+    }
+  }
+}
+
+/** dx += r·dy⊙w − x·(Σ dy⊙w⊙x)·r³/C per row; dw += Σ_t dy⊙x·r when dw ≠ 0. */
+export function rmsnormBackward(dx: usize, dw: usize, dy: usize, x: usize, w: usize, rstd: usize, T: i32, C: i32): void {
+  const rowB = <usize>C << 2;
+  for (let t = 0; t < T; t++) {
+    const xr = x + <usize>t * rowB;
+    const dyr = dy + <usize>t * rowB;
+    const dxr = dx + <usize>t * rowB;
+    const r = load<f32>(rstd + (<usize>t << 2));
+    let acc = f32x4.splat(0);
+    for (let j = 0; j < C; j += 4) {
+      const o = <usize>j << 2;
+      acc = madd(f32x4.mul(v128.load(dyr + o), v128.load(w + o)), v128.load(xr + o), acc);
+    }
+    const k = f32x4.splat((hsum(acc) * r * r * r) / <f32>C);
+    const rv = f32x4.splat(r);
+    for (let j = 0; j < C; j += 4) {
+      const o = <usize>j << 2;
+      const xv = v128.load(xr + o);
+      const dyv = v128.load(dyr + o);
+      v128.store(dxr + o, f32x4.sub(madd(f32x4.mul(dyv, rv), v128.load(w + o), v128.load(dxr + o)), f32x4.mul(xv, k)));
+      if (dw != 0) v128.store(dw + o, madd(f32x4.mul(dyv, xv), rv, v128.load(dw + o)));
+    }
+  }
+}
