@@ -63,16 +63,18 @@ async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
   );
   const groups: Group[] = prompts.map((prompt, i) => ({ prompt, completions: samples[i]!.map((s) => s.tokens) }));
   const dLogprob = groups.map((_, i) => loss.dLogprob.slice(i * K, (i + 1) * K));
+  // logprobs: one scoring pass under the sampling weights (what beta > 0 or num_iterations > 1 adds; the
+  // prompts are reused, the completions computed through every layer): its values check the engine's
+  // batched forward against the decode that sampled
   t = performance.now();
-  const lp = await policy.backward(groups, dLogprob, { temperature: 1 });
+  const scored = await policy.logprobs(groups, { temperature: 1 });
+  const logprobs = (performance.now() - t) / 1000;
+  t = performance.now();
+  await policy.backward(groups, dLogprob, { temperature: 1 });
   policy.step();
   const update = (performance.now() - t) / 1000;
-  // logprobs: what num_iterations > 1 (old policy) or a KL term (reference) would add; weights have changed
-  t = performance.now();
-  await policy.logprobs(groups, { temperature: 1 });
-  const logprobs = (performance.now() - t) / 1000;
   let drift = 0;
-  lp.flat().forEach((l, j) => l.forEach((v, i) => (drift = Math.max(drift, Math.abs(v - flat[j]!.logprobs[i]!)))));
+  scored.flat().forEach((l, j) => l.forEach((v, i) => (drift = Math.max(drift, Math.abs(v - flat[j]!.logprobs[i]!)))));
   const completionTokens = flat.reduce((a, s) => a + s.tokens.length, 0);
   const promptTokens = prompts.reduce((a, p) => a + p.length, 0);
   console.log(
@@ -139,8 +141,8 @@ async function main(): Promise<void> {
     row('per-sequence', per);
     log(`  per-sequence ÷ grouped: step ${((per.sampling + per.update) / (grouped.sampling + grouped.update)).toFixed(2)}×, update ${(per.update / grouped.update).toFixed(2)}×, sampling ${(per.sampling / grouped.sampling).toFixed(2)}×`);
   }
-  log(`  * logprobs: one extra scoring pass over the step's groups (what num_iterations > 1 or beta > 0 adds), not part of this step`);
-  log(`  sampled vs recomputed logprobs: max |Δ| ${grouped.maxSampleVsTrainLogprobDiff.toExponential(2)}`);
+  log(`  * logprobs: one extra scoring pass over the step's groups under the sampling weights (what num_iterations > 1 or beta > 0 adds), not part of this step`);
+  log(`  sampled vs rescored logprobs (the batched forward against the decode): max |Δ| ${grouped.maxSampleVsTrainLogprobDiff.toExponential(2)}`);
   log(`  goal: ≤ 20 s per step, ≤ 2048 MiB peak RSS → ${grouped.sampling + grouped.update <= 20 ? 'met' : 'NOT met'} (${(grouped.sampling + grouped.update).toFixed(1)} s), ${grouped.measuredPeakMiB <= 2048 ? 'met' : 'NOT met'} (${grouped.measuredPeakMiB.toFixed(0)} MiB)`);
   if (!existsSync(join(SMOL_F32, 'model.safetensors'))) {
     const l = await loadModel(GGUF);

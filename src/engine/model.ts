@@ -302,7 +302,7 @@ export class CausalLM {
     rmsnormForward(hp, rstdp, xp, this.norm, nPred, C, c.rmsNormEps);
     const logprobs = new Float32Array(nPred);
     const entropy = o.entropy ? new Float32Array(nPred) : null;
-    tokenLogprobsForward(logprobs, hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, o.temperature, a, entropy ?? undefined);
+    tokenLogprobsForward(logprobs, hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, o.temperature, entropy ?? undefined);
     const tape: Tape | null = o.keep === 'none' ? null : { batch, mode, temperature: o.temperature, keep: o.keep, prefixes, inputs, acts: allActs, xp, hp, rstdp };
     return { logprobs, entropy, tape };
   }
@@ -319,7 +319,7 @@ export class CausalLM {
     const a = this.arena;
     const ctx = this.ctx(batch);
     const dhp = a.take('bwd.dhp', nPred * C);
-    tokenLogprobsBackward(dhp, this.lmHeadGrad, g, tape.hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, tape.temperature, a);
+    tokenLogprobsBackward(dhp, this.lmHeadGrad, g, tape.hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, tape.temperature);
     const dxp = a.zeros('bwd.dxp', nPred * C);
     rmsnormBackward(dxp, this.normGrad, dhp, tape.xp, this.norm, tape.rstdp, nPred, C);
     const dx = a.zeros('bwd.dx', rows * C);

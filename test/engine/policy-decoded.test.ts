@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LINEAR_NAMES } from '../../src/engine/block.js';
 import { CpuPolicy } from '../../src/engine/policy.js';
 import type { ForwardOptions } from '../../src/engine/model.js';
 import type { Group } from '../../src/interfaces/policy.js';
 import { writeTinyModelDir } from '../helpers/tiny-models.js';
 
-const LORA = { kind: 'lora' as const, lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } };
+const LORA = { kind: 'lora' as const, lora: { r: 4, alpha: 8, dropout: 0, targetModules: [...LINEAR_NAMES] } };
 
 for (const arch of ['llama', 'qwen2'] as const)
   test(`${arch}: an update over the completions just sampled reuses their decode states and gets the gradients of a full forward`, async (t) => {

@@ -201,3 +201,33 @@ test('a view that does not come from take() is refused, and views taken before t
   assert.equal(sum[0], 8);
   assert.throws(() => K.softmaxRows(new Float32Array(8), 8, 1, 8, 0, null, 0, mx, sum), /not a view from take/);
 });
+
+for (const [name, K] of kernels)
+  test(`${name}: log-sum-exp rows (max, Σe, Σe·z) and row scaling equal the float64 definition`, () => {
+    const m = 3;
+    const n = 1003;
+    const ld = 1010;
+    const z64 = fill(m * ld, -20, 20);
+    const z = K.take('t.z', m * ld);
+    z.set(z64);
+    const [mx, sum, dot] = [K.take('t.lmax', m), K.take('t.lsum', m), K.take('t.ldot', m)];
+    K.logSumExpRows(z, ld, m, n, mx, sum, dot);
+    for (let i = 0; i < m; i++) {
+      const row = Array.from({ length: n }, (_, j) => Math.fround(z64[i * ld + j]!));
+      const max = Math.max(...row);
+      assert.equal(mx[i], Math.fround(max));
+      const e = row.map((v) => Math.exp(v - max));
+      close([sum[i]!], [e.reduce((a, b) => a + b, 0)], 1e-5, 0, `row ${i} Σe`);
+      const want = e.reduce((a, b, j) => a + b * row[j]!, 0);
+      assert.ok(Math.abs(dot[i]! - want) <= 1e-5 * e.reduce((a, b, j) => a + b * Math.abs(row[j]!), 0), `row ${i} Σe·z: ${dot[i]} vs ${want}`);
+    }
+    assert.deepEqual(Array.from(z), Array.from(z64, (v) => Math.fround(v)), 'z is left as it is');
+    const scale = K.take('t.lscale', m);
+    scale.set([2, -0.5, 0]);
+    K.scaleRows(z, ld, m, n, scale);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < ld; j++) {
+        const v = Math.fround(z64[i * ld + j]!);
+        assert.equal(z[i * ld + j], j < n ? Math.fround(v * [2, -0.5, 0][i]!) : v, `scaled ${i},${j}`);
+      }
+  });

@@ -38,6 +38,13 @@ export interface RowKernels {
   swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
   /** du = da ⊙ silu(g), dg = da ⊙ u ⊙ silu'(g), overwritten. */
   swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void;
+  /**
+   * Per row of m rows of n floats (leading dimension ld) of `z`: max[i], sum[i] = Σ e^(z − max) and
+   * dot[i] = Σ e^(z − max)·z (log-sum-exp and entropy of logits); z unchanged. Arrays from `take`.
+   */
+  logSumExpRows(z: Float32Array, ld: number, m: number, n: number, max: Float32Array, sum: Float32Array, dot: Float32Array): void;
+  /** Row i of `x` (m rows of n floats, leading dimension ld) times scale[i]. Arrays from `take`. */
+  scaleRows(x: Float32Array, ld: number, m: number, n: number, scale: Float32Array): void;
   /** RMSNorm over T rows of C: y = x / √(mean(x²) + eps) · w; rstd[t] receives each row's 1/√(…). */
   rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void;
   /** dx += ∂L/∂x; dw += ∂L/∂w (when given). */
@@ -102,6 +109,28 @@ export class JsRows implements RowKernels {
     }
   }
 
+  logSumExpRows(z: Float32Array, ld: number, m: number, n: number, max: Float32Array, sum: Float32Array, dot: Float32Array): void {
+    for (let i = 0; i < m; i++) {
+      const o = i * ld;
+      let mx = -Infinity;
+      for (let j = o; j < o + n; j++) if (z[j]! > mx) mx = z[j]!;
+      let s = 0;
+      let zp = 0;
+      for (let j = o; j < o + n; j++) {
+        const e = fastExp(z[j]! - mx);
+        s += e;
+        zp += e * z[j]!;
+      }
+      max[i] = mx;
+      sum[i] = s;
+      dot[i] = zp;
+    }
+  }
+
+  scaleRows(x: Float32Array, ld: number, m: number, n: number, scale: Float32Array): void {
+    for (let i = 0; i < m; i++) for (let j = i * ld; j < i * ld + n; j++) x[j]! *= scale[i]!;
+  }
+
   rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void {
     for (let t = 0; t < T; t++) {
       const o = t * C;
@@ -132,6 +161,8 @@ interface Exports {
   swigluForward(a: number, g: number, u: number, n: number): void;
   swigluBackward(dg: number, du: number, da: number, g: number, u: number, n: number): void;
   rmsnormForward(y: number, rstd: number, x: number, w: number, T: number, C: number, eps: number): void;
+  logSumExpRows(z: number, ld: number, m: number, n: number, max: number, sum: number, dot: number): void;
+  scaleRows(x: number, ld: number, m: number, n: number, scale: number): void;
   rmsnormBackward(dx: number, dw: number, dy: number, x: number, w: number, rstd: number, T: number, C: number): void;
 }
 
@@ -193,6 +224,14 @@ class WasmRows implements RowKernels {
 
   softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void {
     this.k.softmaxGradRows(this.ptr(p, 'p'), this.ptr(ds, 'ds'), ld, m, vis0, rep, this.ptr(shift, 'shift'), scale ? this.ptr(scale, 'scale') : 0, this.ptr(D, 'D'));
+  }
+
+  logSumExpRows(z: Float32Array, ld: number, m: number, n: number, max: Float32Array, sum: Float32Array, dot: Float32Array): void {
+    this.k.logSumExpRows(this.ptr(z, 'z'), ld, m, n, this.ptr(max, 'max'), this.ptr(sum, 'sum'), this.ptr(dot, 'dot'));
+  }
+
+  scaleRows(x: Float32Array, ld: number, m: number, n: number, scale: Float32Array): void {
+    this.k.scaleRows(this.ptr(x, 'x'), ld, m, n, this.ptr(scale, 'scale'));
   }
 
   swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void {

@@ -248,3 +248,48 @@ export function rmsnormBackward(dx: usize, dw: usize, dy: usize, x: usize, w: us
     }
   }
 }
+
+/**
+ * Per row of m rows of n floats (leading dimension ld): its max, Σ e^(z − max) and Σ e^(z − max)·z into
+ * outMax, outSum, outDot (the log-sum-exp and the entropy of a row of logits), z left as it is.
+ */
+export function logSumExpRows(z: usize, ld: i32, m: i32, n: i32, outMax: usize, outSum: usize, outDot: usize): void {
+  const lo = f32x4.splat(LO), hi = f32x4.splat(HI), log2e = f32x4.splat(LOG2E), sh = f32x4.splat(SHIFTER), l2h = f32x4.splat(LN2_HI), l2l = f32x4.splat(LN2_LO);
+  for (let i = 0; i < m; i++) {
+    const row = z + (<usize>i * <usize>ld << 2);
+    const mx = rowMax(row, n, -Infinity);
+    const s = f32x4.splat(mx);
+    let acc = f32x4.splat(0);
+    let dacc = f32x4.splat(0);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const v = v128.load(row + (<usize>j << 2));
+      const e = exp4c(f32x4.sub(v, s), lo, hi, log2e, sh, l2h, l2l);
+      acc = f32x4.add(acc, e);
+      dacc = madd(e, v, dacc);
+    }
+    let sum = hsum(acc);
+    let dot = hsum(dacc);
+    for (; j < n; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      const e = exp1(v - mx);
+      sum += e;
+      dot += e * v;
+    }
+    store<f32>(outMax + (<usize>i << 2), mx);
+    store<f32>(outSum + (<usize>i << 2), sum);
+    store<f32>(outDot + (<usize>i << 2), dot);
+  }
+}
+
+/** Row i of m rows of n floats (leading dimension ld) times scale[i]. */
+export function scaleRows(x: usize, ld: i32, m: i32, n: i32, scale: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = x + (<usize>i * <usize>ld << 2);
+    const c = load<f32>(scale + (<usize>i << 2));
+    const cv = f32x4.splat(c);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) v128.store(row + (<usize>j << 2), f32x4.mul(v128.load(row + (<usize>j << 2)), cv));
+    for (; j < n; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) * c);
+  }
+}
