@@ -183,7 +183,7 @@ for (const kind of ['llama', 'qwen2'] as const) {
     assert.throws(() => m.extendMany([{ base: hs, suffix: [] }], false), /empty suffix/);
   });
 
-  test(`${kind}: decoding two groups as one batch over prompts prefilled together gives the full forward's logprobs`, () => {
+  test(`${kind}: decoding two groups as one batch over prompts prefilled together gives the full forward's logprobs (cache slots adjacent or apart)`, () => {
     const c = tinyConfig(kind);
     const m = new CausalLM(c, tinyWeights(c));
     randomizeAdapters(attachLora(m, { r: 2, alpha: 4, dropout: 0, targetModules: [...ALL] }, 3));
@@ -194,29 +194,32 @@ for (const kind of ['llama', 'qwen2'] as const) {
     // both prompts prefilled in one packed pass
     const [s1, s2] = m.prefillMany([p1, p2], true, false) as [PrefixState, PrefixState];
     const V = c.vocabSize;
-    const logits = new Float32Array(3 * V);
-    const got: number[][] = [[], [], []];
-    m.logits(m.prefixHidden(s1), 1, logits);
-    got[0]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[0]![0]!));
-    got[1]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[1]![0]!));
-    m.logits(m.prefixHidden(s2), 1, logits);
-    got[2]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[2]![0]!));
-    const cache = m.newDecodeCache(3, 8);
-    for (let t = 0; t < 3; t++) {
-      const h = m.decodeStep(
-        seqs.map((s) => s[t]!),
-        [
-          { prefix: s1, slot: 0, t },
-          { prefix: s1, slot: 1, t },
-          { prefix: s2, slot: 2, t },
-        ],
-        cache,
-        true,
-      );
-      m.logits(h, 3, logits);
-      seqs.forEach((s, b) => got[b]!.push(logSoftmaxAt(logits.subarray(b * V, (b + 1) * V), s[t + 1]!)));
+    // a group's sequences in adjacent slots, or apart (one in between finished): one product over their keys either way
+    for (const slots of [[0, 1, 2], [0, 2, 1]]) {
+      const logits = new Float32Array(3 * V);
+      const got: number[][] = [[], [], []];
+      m.logits(m.prefixHidden(s1), 1, logits);
+      got[0]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[0]![0]!));
+      got[1]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[1]![0]!));
+      m.logits(m.prefixHidden(s2), 1, logits);
+      got[2]!.push(logSoftmaxAt(logits.subarray(0, V), seqs[2]![0]!));
+      const cache = m.newDecodeCache(3, 8);
+      for (let t = 0; t < 3; t++) {
+        const h = m.decodeStep(
+          seqs.map((s) => s[t]!),
+          [
+            { prefix: s1, slot: slots[0]!, t },
+            { prefix: s1, slot: slots[1]!, t },
+            { prefix: s2, slot: slots[2]!, t },
+          ],
+          cache,
+          true,
+        );
+        m.logits(h, 3, logits);
+        seqs.forEach((s, b) => got[b]!.push(logSoftmaxAt(logits.subarray(b * V, (b + 1) * V), s[t + 1]!)));
+      }
+      got.flat().forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `slots ${slots}, token ${i}: ${v} vs ${want[i]}`));
     }
-    got.flat().forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `token ${i}: ${v} vs ${want[i]}`));
   });
 }
 

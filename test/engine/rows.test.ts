@@ -231,3 +231,42 @@ for (const [name, K] of kernels)
         assert.equal(z[i * ld + j], j < n ? Math.fround(v * [2, -0.5, 0][i]!) : v, `scaled ${i},${j}`);
       }
   });
+
+for (const [name, K] of kernels)
+  test(`${name}: softmax numerators over a window per row (and a prefix) equal the float64 definition`, () => {
+    const m = 6;
+    const ld = 40;
+    const np = 9;
+    const lo = [0, 0, 13, 13, 27, 35];
+    const vis = [5, 5, 1, 7, 13, 5];
+    const s64 = fill(m * ld, -20, 20);
+    const p64 = fill(m * np, -20, 20);
+    const s = K.take('t.ws', m * ld);
+    s.set(s64);
+    const pre = K.take('t.wp', m * np);
+    pre.set(p64);
+    const [loV, visV, mx, sum] = [K.take('t.wlo', m), K.take('t.wvis', m), K.take('t.wmax', m), K.take('t.wsum', m)];
+    loV.set(lo);
+    visV.set(vis);
+    K.softmaxRowsWindowed(s, ld, m, loV, visV, pre, np, mx, sum);
+    for (let i = 0; i < m; i++) {
+      const own = Array.from({ length: vis[i]! }, (_, j) => Math.fround(s64[i * ld + lo[i]! + j]!));
+      const pr = Array.from({ length: np }, (_, j) => Math.fround(p64[i * np + j]!));
+      const max = Math.max(...own, ...pr);
+      assert.equal(mx[i], Math.fround(max), `row ${i} max`);
+      let total = 0;
+      for (let j = 0; j < ld; j++) {
+        const inWin = j >= lo[i]! && j < lo[i]! + vis[i]!;
+        const want = inWin ? Math.exp(Math.fround(s64[i * ld + j]!) - max) : 0;
+        total += want;
+        const x = Math.abs(Math.fround(s64[i * ld + j]!) - max);
+        assert.ok(Math.abs(s[i * ld + j]! - want) <= (1e-6 + x * 2 ** -24) * want + 1e-37, `row ${i} column ${j}: ${s[i * ld + j]} vs ${want}`);
+      }
+      pr.forEach((v, j) => {
+        const want = Math.exp(v - max);
+        total += want;
+        assert.ok(Math.abs(pre[i * np + j]! - want) <= (1e-6 + Math.abs(v - max) * 2 ** -24) * want + 1e-37, `row ${i} prefix ${j}`);
+      });
+      close([sum[i]!], [total], 2e-6, 0, `row ${i} sum`);
+    }
+  });

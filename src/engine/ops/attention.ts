@@ -84,6 +84,30 @@ function gatherHeads(dst: Float32Array, src: Float32Array, b0: number, b1: numbe
   for (let r = b0; r < b1; r++) dst.set(src.subarray(r * Hd + g * w, r * Hd + g * w + w), (r - b0) * w);
 }
 
+/**
+ * A block made only of one-row segments (decode: one new token per sequence) whose keys are rows of one
+ * buffer (the decode cache): the span of rows that covers them all and each segment's first row in it —
+ * one product over the span replaces two tiny ones per segment, whose calls cost more than their
+ * arithmetic. Null when it would waste more (the span far wider than the keys used) or does not apply.
+ */
+function oneRowWindows(chunks: Chunk[], nb: number, d: number, Gd: number): { k: Float32Array; v: Float32Array; span: number; lo: number[] } | null {
+  if (chunks.length < 2 || chunks.some((ch) => ch.seg.nq !== 1)) return null;
+  const first = chunks[0]!.seg.keys;
+  let base = chunks[0]!;
+  for (const ch of chunks) {
+    const k = ch.seg.keys;
+    if (k.k.buffer !== first.k.buffer || k.v.buffer !== first.v.buffer || k.k.byteOffset - first.k.byteOffset !== k.v.byteOffset - first.v.byteOffset) return null;
+    if (k.k.byteOffset < base.seg.keys.k.byteOffset) base = ch;
+  }
+  const at = base.seg.keys.k.byteOffset;
+  const lo = chunks.map((ch) => (ch.seg.keys.k.byteOffset - at) / 4 / Gd);
+  if (lo.some((r) => !Number.isInteger(r))) return null;
+  const span = Math.max(...chunks.map((ch, c) => lo[c]! + ch.seg.nk));
+  // ~16 µs of call overhead per segment saved against the wasted multiply-adds (~100 GFLOP/s)
+  if (nb * span * d > chunks.length * 400_000) return null;
+  return { k: base.seg.keys.k, v: base.seg.keys.v, span, lo };
+}
+
 /** out rows [b0, b1), heads of KV head g, from xT [d, nb] (stacked row i = (r − b0)·rep + j), each row scaled. */
 function scatterHeadsT(out: Float32Array, xT: Float32Array, scale: Float32Array | null, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
   const nb = (b1 - b0) * rep;
@@ -153,23 +177,43 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
         // the tape (when kept) holds the block's prefix numerators first, then each chunk's
         const spre = np > 0 ? (tape ? tape.buf.subarray(tape.used, (tape.used += nb * np)) : K.take('attn.spre', nb * np)) : null;
         if (spre) sgemm(false, true, nb, np, d, scale, qg, pre!.k.subarray(g * d), 0, spre, { ldb: Gd });
-        for (const ch of chunks) {
-          const m = (ch.c1 - ch.c0) * rep;
-          const kmax = ch.kmax;
-          const at = (ch.c0 - b0) * rep;
-          const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : K.take('attn.sown', m * kmax);
-          sgemm(false, true, m, kmax, d, scale, qg.subarray(at * d), ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
-          // numerators e^(s − max), not normalised: the output rows are scaled once by 1/Σ after P·V
-          K.softmaxRows(sown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, spre && spre.subarray(at * np, (at + m) * np), np, rowMax.subarray(at, at + m), rowSum.subarray(at, at + m));
-          for (let i = 0; i < m; i++) {
-            const r = ch.c0 + Math.floor(i / rep);
-            const h = g * rep + (i % rep);
-            const sum = rowSum[at + i]!;
-            inv[at + i] = 1 / sum;
-            if (tape) tape.inv[r * H + h] = 1 / sum;
-            lse[r * H + h] = rowMax[at + i]! + Math.log(sum);
+        const win = tape ? null : oneRowWindows(chunks, nb, d, Gd);
+        if (win) {
+          // one product over the keys of every segment of the block, each row softmaxed over its own window
+          const sown = K.take('attn.sown', nb * win.span);
+          sgemm(false, true, nb, win.span, d, scale, qg, win.k.subarray(g * d), 0, sown, { ldb: Gd });
+          const lo = K.take('attn.lo', nb);
+          const vis = K.take('attn.vis', nb);
+          chunks.forEach((ch, c) => {
+            lo.fill(win.lo[c]!, (ch.c0 - b0) * rep, (ch.c1 - b0) * rep);
+            vis.fill(ch.seg.nk, (ch.c0 - b0) * rep, (ch.c1 - b0) * rep);
+          });
+          K.softmaxRowsWindowed(sown, win.span, nb, lo, vis, spre, np, rowMax, rowSum);
+          for (let i = 0; i < nb; i++) {
+            const sum = rowSum[i]!;
+            inv[i] = 1 / sum;
+            lse[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)] = rowMax[i]! + Math.log(sum);
           }
-          sgemm(true, true, d, m, kmax, 1, ch.seg.keys.v.subarray(g * d), sown, 0, ogT.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
+          sgemm(true, true, d, nb, win.span, 1, win.v.subarray(g * d), sown, 0, ogT, { lda: Gd, ldb: win.span, ldc: nb });
+        } else {
+          for (const ch of chunks) {
+            const m = (ch.c1 - ch.c0) * rep;
+            const kmax = ch.kmax;
+            const at = (ch.c0 - b0) * rep;
+            const sown = tape ? tape.buf.subarray(tape.used, (tape.used += m * kmax)) : K.take('attn.sown', m * kmax);
+            sgemm(false, true, m, kmax, d, scale, qg.subarray(at * d), ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
+            // numerators e^(s − max), not normalised: the output rows are scaled once by 1/Σ after P·V
+            K.softmaxRows(sown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, spre && spre.subarray(at * np, (at + m) * np), np, rowMax.subarray(at, at + m), rowSum.subarray(at, at + m));
+            for (let i = 0; i < m; i++) {
+              const r = ch.c0 + Math.floor(i / rep);
+              const h = g * rep + (i % rep);
+              const sum = rowSum[at + i]!;
+              inv[at + i] = 1 / sum;
+              if (tape) tape.inv[r * H + h] = 1 / sum;
+              lse[r * H + h] = rowMax[at + i]! + Math.log(sum);
+            }
+            sgemm(true, true, d, m, kmax, 1, ch.seg.keys.v.subarray(g * d), sown, 0, ogT.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
+          }
         }
         if (spre) sgemm(true, true, d, nb, np, 1, pre!.v.subarray(g * d), spre, 1, ogT, { lda: Gd, ldb: np, ldc: nb });
         scatterHeadsT(out, ogT, inv, b0, b1, g, rep, Hd, d);

@@ -28,6 +28,11 @@ export interface RowKernels {
    */
   softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void;
   /**
+   * softmaxRows with a window per row: row i sees columns [lo[i], lo[i] + vis[i]) of `s` (and all np
+   * columns of its `pre` row); the rest of the row becomes 0. lo and vis hold integers. Arrays from `take`.
+   */
+  softmaxRowsWindowed(s: Float32Array, ld: number, m: number, lo: Float32Array, vis: Float32Array, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void;
+  /**
    * The softmax backward on rows laid out as in softmaxRows: p becomes the probabilities (p·scale[i]
    * when `scale` is given, p holding numerators; else e^(p − shift[i]), p holding scores and shift each
    * row's log-sum-exp), ds (∂L/∂p on entry) becomes p ⊙ (ds − D[i]); both 0 past the visible columns.
@@ -75,6 +80,23 @@ export class JsRows implements RowKernels {
       for (let j = i * ld; j < i * ld + vis; j++) acc += s[j] = fastExp(s[j]! - mx);
       if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
       s.fill(0, i * ld + vis, (i + 1) * ld);
+      max[i] = mx;
+      sum[i] = acc;
+    }
+  }
+
+  softmaxRowsWindowed(s: Float32Array, ld: number, m: number, lo: Float32Array, vis: Float32Array, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
+    for (let i = 0; i < m; i++) {
+      const a = i * ld + lo[i]!;
+      const b = a + vis[i]!;
+      let mx = -Infinity;
+      for (let j = a; j < b; j++) mx = Math.max(mx, s[j]!);
+      if (pre) for (let j = i * np; j < (i + 1) * np; j++) mx = Math.max(mx, pre[j]!);
+      let acc = 0;
+      for (let j = a; j < b; j++) acc += s[j] = fastExp(s[j]! - mx);
+      if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
+      s.fill(0, i * ld, a);
+      s.fill(0, b, (i + 1) * ld);
       max[i] = mx;
       sum[i] = acc;
     }
@@ -157,6 +179,7 @@ export class JsRows implements RowKernels {
 
 interface Exports {
   softmaxRows(s: number, ld: number, m: number, vis0: number, rep: number, pre: number, np: number, max: number, sum: number): void;
+  softmaxRowsWindowed(s: number, ld: number, m: number, lo: number, vis: number, pre: number, np: number, max: number, sum: number): void;
   softmaxGradRows(p: number, ds: number, ld: number, m: number, vis0: number, rep: number, shift: number, scale: number, D: number): void;
   swigluForward(a: number, g: number, u: number, n: number): void;
   swigluBackward(dg: number, du: number, da: number, g: number, u: number, n: number): void;
@@ -220,6 +243,10 @@ class WasmRows implements RowKernels {
 
   softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
     this.k.softmaxRows(this.ptr(s, 's'), ld, m, vis0, rep, pre ? this.ptr(pre, 'pre') : 0, pre ? np : 0, this.ptr(max, 'max'), this.ptr(sum, 'sum'));
+  }
+
+  softmaxRowsWindowed(s: Float32Array, ld: number, m: number, lo: Float32Array, vis: Float32Array, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
+    this.k.softmaxRowsWindowed(this.ptr(s, 's'), ld, m, this.ptr(lo, 'lo'), this.ptr(vis, 'vis'), pre ? this.ptr(pre, 'pre') : 0, pre ? np : 0, this.ptr(max, 'max'), this.ptr(sum, 'sum'));
   }
 
   softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void {

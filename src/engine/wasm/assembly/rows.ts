@@ -118,6 +118,28 @@ export function softmaxRows(s: usize, ld: i32, m: i32, vis0: i32, rep: i32, pre:
 }
 
 /**
+ * softmaxRows with a window per row: row i of `s` sees columns [lo[i], lo[i] + vis[i]) (lo, vis: floats
+ * holding integers), everything else in the row becomes 0; with np > 0 also all of row i of `pre`.
+ */
+export function softmaxRowsWindowed(s: usize, ld: i32, m: i32, lo: usize, vis: usize, pre: usize, np: i32, outMax: usize, outSum: usize): void {
+  for (let i = 0; i < m; i++) {
+    const a = <i32>load<f32>(lo + (<usize>i << 2));
+    const n = <i32>load<f32>(vis + (<usize>i << 2));
+    const row = s + (<usize>i * <usize>ld << 2);
+    const win = row + (<usize>a << 2);
+    const prow = pre + (<usize>i * <usize>np << 2);
+    let mx = rowMax(win, n, -Infinity);
+    if (np > 0) mx = rowMax(prow, np, mx);
+    let sum = expShift(win, n, mx);
+    if (np > 0) sum += expShift(prow, np, mx);
+    memory.fill(row, 0, <usize>a << 2);
+    memory.fill(win + (<usize>n << 2), 0, <usize>(ld - a - n) << 2);
+    store<f32>(outMax + (<usize>i << 2), mx);
+    store<f32>(outSum + (<usize>i << 2), sum);
+  }
+}
+
+/**
  * The softmax backward on m rows (layout as softmaxRows): p becomes the probabilities — p·scale[i]
  * when `scale` ≠ 0 (p holds the forward's numerators), else e^(p − shift[i]) (p holds scores, shift the
  * row's log-sum-exp) — and ds (∂L/∂p on entry) becomes p ⊙ (ds − D[i]); both 0 past vis(i).
