@@ -108,6 +108,19 @@ function oneRowWindows(chunks: Chunk[], nb: number, d: number, Gd: number): { k:
   return { k: base.seg.keys.k, v: base.seg.keys.v, span, lo };
 }
 
+/** Below this many stacked rows P·V is computed as it is (decode); from it on, transposed. */
+const STRAIGHT_ROWS = 96;
+
+/** out rows [b0, b1), heads of KV head g, from x [nb, d] (stacked row i = (r − b0)·rep + j), each row scaled. */
+function scatterHeads(out: Float32Array, x: Float32Array, scale: Float32Array, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
+  const nb = (b1 - b0) * rep;
+  for (let i = 0; i < nb; i++) {
+    const sc = scale[i]!;
+    const o = (b0 + Math.floor(i / rep)) * Hd + (g * rep + (i % rep)) * d;
+    for (let t = 0; t < d; t++) out[o + t] = x[i * d + t]! * sc;
+  }
+}
+
 /** out rows [b0, b1), heads of KV head g, from xT [d, nb] (stacked row i = (r − b0)·rep + j), each row scaled. */
 function scatterHeadsT(out: Float32Array, xT: Float32Array, scale: Float32Array | null, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
   const nb = (b1 - b0) * rep;
@@ -118,11 +131,11 @@ function scatterHeadsT(out: Float32Array, xT: Float32Array, scale: Float32Array 
   }
 }
 
-/** dst rows [0, n) (leading dimension ld, d columns) += xT [d, n]ᵀ. */
-function addTransposed(dst: Float32Array, ld: number, xT: Float32Array, n: number, d: number): void {
+/** dst rows [0, n) (leading dimension ld, d columns) += the first n columns of xT [d, ldx]ᵀ. */
+function addTransposed(dst: Float32Array, ld: number, xT: Float32Array, ldx: number, n: number, d: number): void {
   for (let j = 0; j < n; j++) {
     const o = j * ld;
-    for (let t = 0; t < d; t++) dst[o + t]! += xT[t * n + j]!;
+    for (let t = 0; t < d; t++) dst[o + t]! += xT[t * ldx + j]!;
   }
 }
 
@@ -169,7 +182,11 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
       for (const { b0, b1, chunks } of blocks(group)) {
         const nb = (b1 - b0) * rep;
         const qg = arena.take('attn.qg', nb * d);
-        const ogT = arena.take('attn.ogT', d * nb);
+        // P·V as nb × d (few rows: decode) or transposed, d × nb (many rows: the faster shape then)
+        const straight = nb < STRAIGHT_ROWS;
+        const o = arena.take('attn.o', d * nb);
+        const pv = (m: number, kmax: number, p: Float32Array, v: Float32Array, beta: number, at: number) =>
+          straight ? sgemm(false, false, m, d, kmax, 1, p, v, beta, o.subarray(at * d), { ldb: Gd }) : sgemm(true, true, d, m, kmax, 1, v, p, beta, o.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
         const inv = arena.take('attn.inv', nb);
         const rowMax = K.take('attn.max', nb);
         const rowSum = K.take('attn.sum', nb);
@@ -194,7 +211,7 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             inv[i] = 1 / sum;
             lse[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)] = rowMax[i]! + Math.log(sum);
           }
-          sgemm(true, true, d, nb, win.span, 1, win.v.subarray(g * d), sown, 0, ogT, { lda: Gd, ldb: win.span, ldc: nb });
+          pv(nb, win.span, sown, win.v.subarray(g * d), 0, 0);
         } else {
           for (const ch of chunks) {
             const m = (ch.c1 - ch.c0) * rep;
@@ -212,11 +229,12 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
               if (tape) tape.inv[r * H + h] = 1 / sum;
               lse[r * H + h] = rowMax[at + i]! + Math.log(sum);
             }
-            sgemm(true, true, d, m, kmax, 1, ch.seg.keys.v.subarray(g * d), sown, 0, ogT.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
+            pv(m, kmax, sown, ch.seg.keys.v.subarray(g * d), 0, at);
           }
         }
-        if (spre) sgemm(true, true, d, nb, np, 1, pre!.v.subarray(g * d), spre, 1, ogT, { lda: Gd, ldb: np, ldc: nb });
-        scatterHeadsT(out, ogT, inv, b0, b1, g, rep, Hd, d);
+        if (spre) pv(nb, np, spre, pre!.v.subarray(g * d), 1, 0);
+        if (straight) scatterHeads(out, o, inv, b0, b1, g, rep, Hd, d);
+        else scatterHeadsT(out, o, inv, b0, b1, g, rep, Hd, d);
       }
     }
   }
@@ -237,7 +255,17 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
   for (const group of groups) {
     const np = group.np;
     const pre = group.prefix;
+    // dKᵀ, dVᵀ [d, keys] of the prefix and of each segment's own keys, accumulated over the blocks and
+    // turned around once at the end (a segment's keys receive gradient from every block after them)
+    const segAt = new Map<AttnSegment, number>();
+    let ownCols = 0;
+    for (const seg of group.segs) segAt.set(seg, (ownCols += seg.nk) - seg.nk);
+    const cols = np + ownCols;
+    const dkT = arena.take('attn.dkT', d * cols);
+    const dvT = arena.take('attn.dvT', d * cols);
     for (let g = 0; g < G; g++) {
+      dkT.fill(0);
+      dvT.fill(0);
       for (const { b0, b1, chunks } of blocks(group)) {
         const nb = (b1 - b0) * rep;
         const qg = arena.take('attn.qg', nb * d);
@@ -281,23 +309,27 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           if (!tape) sgemm(false, true, m, kmax, d, scale, qc, keys.k.subarray(g * d), 0, pown, { ldb: Gd });
           sgemm(false, true, m, kmax, d, 1, doc, keys.v.subarray(g * d), 0, dsown, { ldb: Gd });
           K.softmaxGradRows(pown, dsown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, shift.subarray(at, at + m), norm && norm.subarray(at, at + m), D.subarray(at, at + m));
-          // out = P·V: dVᵀ = doutᵀ·P; S = q·kᵀ/√d: dKᵀ = qᵀ·dS/√d, dqᵀ = Kᵀ·dSᵀ/√d (all transposed)
-          const gT = arena.take('attn.gT', d * kmax);
-          sgemm(true, false, d, kmax, m, 1, doc, pown, 0, gT, { lda: d, ldb: kmax });
-          addTransposed(keys.dv!.subarray(g * d), Gd, gT, kmax, d);
-          sgemm(true, false, d, kmax, m, scale, qc, dsown, 0, gT, { lda: d, ldb: kmax });
-          addTransposed(keys.dk!.subarray(g * d), Gd, gT, kmax, d);
+          // out = P·V: dVᵀ += doutᵀ·P; S = q·kᵀ/√d: dKᵀ += qᵀ·dS/√d, dqᵀ = Kᵀ·dSᵀ/√d (all transposed)
+          const own = np + segAt.get(ch.seg)!;
+          sgemm(true, false, d, kmax, m, 1, doc, pown, 1, dvT.subarray(own), { lda: d, ldb: kmax, ldc: cols });
+          sgemm(true, false, d, kmax, m, scale, qc, dsown, 1, dkT.subarray(own), { lda: d, ldb: kmax, ldc: cols });
           sgemm(true, true, d, m, kmax, scale, keys.k.subarray(g * d), dsown, 0, dqT.subarray(at), { lda: Gd, ldb: kmax, ldc: nb });
         }
         if (ppre && dspre) {
-          const gT = arena.take('attn.gT', d * np);
-          sgemm(true, false, d, np, nb, 1, dog, ppre, 0, gT, { lda: d, ldb: np });
-          addTransposed(pre!.dv!.subarray(g * d), Gd, gT, np, d);
-          sgemm(true, false, d, np, nb, scale, qg, dspre, 0, gT, { lda: d, ldb: np });
-          addTransposed(pre!.dk!.subarray(g * d), Gd, gT, np, d);
+          sgemm(true, false, d, np, nb, 1, dog, ppre, 1, dvT, { lda: d, ldb: np, ldc: cols });
+          sgemm(true, false, d, np, nb, scale, qg, dspre, 1, dkT, { lda: d, ldb: np, ldc: cols });
           sgemm(true, true, d, nb, np, scale, pre!.k.subarray(g * d), dspre, 1, dqT, { lda: Gd, ldb: np, ldc: nb });
         }
         scatterHeadsT(dq, dqT, null, b0, b1, g, rep, Hd, d);
+      }
+      if (np > 0) {
+        addTransposed(pre!.dv!.subarray(g * d), Gd, dvT, cols, np, d);
+        addTransposed(pre!.dk!.subarray(g * d), Gd, dkT, cols, np, d);
+      }
+      for (const seg of group.segs) {
+        const own = np + segAt.get(seg)!;
+        addTransposed(seg.keys.dv!.subarray(g * d), Gd, dvT.subarray(own), cols, seg.nk, d);
+        addTransposed(seg.keys.dk!.subarray(g * d), Gd, dkT.subarray(own), cols, seg.nk, d);
       }
     }
   }
