@@ -69,6 +69,11 @@ export interface ForwardOptions {
   completions?: CompletionState[];
   /** Per-token entropy of every prediction (metrics). */
   entropy?: boolean;
+  /**
+   * false: skip the LM head (the logprobs returned are empty; a backward of the tape computes them),
+   * for a training pass whose caller needs the logprobs only after the backward. Default true.
+   */
+  logprobs?: boolean;
   /** LoRA dropout seed of this pass (training); null or absent: no dropout. */
   dropSeed?: number | null;
 }
@@ -300,15 +305,16 @@ export class CausalLM {
     const hp = new Float32Array(nPred * C);
     const rstdp = new Float32Array(nPred);
     rmsnormForward(hp, rstdp, xp, this.norm, nPred, C, c.rmsNormEps);
-    const logprobs = new Float32Array(nPred);
     const entropy = o.entropy ? new Float32Array(nPred) : null;
-    tokenLogprobsForward(logprobs, hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, o.temperature, entropy ?? undefined);
+    const logprobs = new Float32Array(o.logprobs === false && !entropy ? 0 : nPred);
+    if (logprobs.length) tokenLogprobsForward(logprobs, hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, o.temperature, entropy ?? undefined);
     const tape: Tape | null = o.keep === 'none' ? null : { batch, mode, temperature: o.temperature, keep: o.keep, prefixes, inputs, acts: allActs, xp, hp, rstdp };
     return { logprobs, entropy, tape };
   }
 
   /** Accumulates the gradients of Σ_t g_t · logp_t (g over the batch's predictions) into the trainable parameters. */
-  backward(tape: Tape, g: Float32Array): void {
+  /** …and returns the logprobs of the batch's completion tokens (the LM head's backward computes them anyway). */
+  backward(tape: Tape, g: Float32Array): Float32Array {
     const c = this.config;
     const C = c.hiddenSize;
     const Gd = c.numKvHeads * c.headDim;
@@ -319,7 +325,8 @@ export class CausalLM {
     const a = this.arena;
     const ctx = this.ctx(batch);
     const dhp = a.take('bwd.dhp', nPred * C);
-    tokenLogprobsBackward(dhp, this.lmHeadGrad, g, tape.hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, tape.temperature);
+    const logprobs = new Float32Array(nPred);
+    tokenLogprobsBackward(dhp, this.lmHeadGrad, g, tape.hp, this.lmHead, batch.targets, nPred, C, c.vocabSize, tape.temperature, logprobs);
     const dxp = a.zeros('bwd.dxp', nPred * C);
     rmsnormBackward(dxp, this.normGrad, dhp, tape.xp, this.norm, tape.rstdp, nPred, C);
     const dx = a.zeros('bwd.dx', rows * C);
@@ -352,6 +359,7 @@ export class CausalLM {
       blockBackward(L, li, dx, acts, rows, layout, dk, dv, tape.mode, ctx, probs);
     }
     if (this.embedGrad) embeddingBackward(this.embedGrad, dx, batch.tokens, rows, C);
+    return logprobs;
   }
 
   /** Logprobs of groups' completions (no gradient): a convenience over forward. */

@@ -356,7 +356,7 @@ export class CpuPolicy implements Policy {
       const dropSeed = this.dropout > 0 ? this.model.nextDropSeed() : null;
       const kept = dropSeed === null ? this.keptPrefixes(pass, true, true) : null;
       const decoded = kept ? this.keptCompletions(pass) : null;
-      const { logprobs, tape } = this.model.forward(batch, { adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}), ...(decoded ? { completions: decoded } : {}) });
+      const { tape } = this.model.forward(batch, { logprobs: false, adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}), ...(decoded ? { completions: decoded } : {}) });
       const g = new Float32Array(batch.targets.length);
       let pred = 0;
       for (const u of pass)
@@ -366,7 +366,7 @@ export class CpuPolicy implements Policy {
           g.set(d, pred);
           pred += c.length;
         });
-      this.model.backward(tape!, g);
+      const logprobs = this.model.backward(tape!, g);
       pred = 0;
       for (const u of pass) pred = this.split(out, u, logprobs, pred);
     }

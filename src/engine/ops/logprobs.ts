@@ -25,8 +25,11 @@ export function tokenLogprobsForward(out: Float32Array, h: Float32Array, E: Floa
   }
 }
 
-/** dh (overwritten) and dE (+=, when given) from per-row weights g: ∂(Σ g_t logp_t)/∂z = g_t (onehot − p)/τ. */
-export function tokenLogprobsBackward(dh: Float32Array, dE: Float32Array | null, gw: Float32Array, h: Float32Array, E: Float32Array, targets: ArrayLike<number>, n: number, C: number, V: number, temperature: number): void {
+/**
+ * dh (overwritten) and dE (+=, when given) from per-row weights g: ∂(Σ g_t logp_t)/∂z = g_t (onehot − p)/τ;
+ * `logprobs`, when given, receives each row's logp_t (computed on the way).
+ */
+export function tokenLogprobsBackward(dh: Float32Array, dE: Float32Array | null, gw: Float32Array, h: Float32Array, E: Float32Array, targets: ArrayLike<number>, n: number, C: number, V: number, temperature: number, logprobs?: Float32Array): void {
   const tau = temperature > 0 ? temperature : 1;
   const K = rowKernels();
   const rows = Math.min(n, LOGIT_CHUNK);
@@ -37,7 +40,9 @@ export function tokenLogprobsBackward(dh: Float32Array, dE: Float32Array | null,
     const hs = h.subarray(s * C, (s + m) * C);
     sgemm(false, true, m, V, C, 1 / tau, hs, E, 0, dz);
     // e^(z − max) in place, then each row times −g/(Σ·τ): −g·p/τ; the target gets + g/τ
+    if (logprobs) for (let r = 0; r < m; r++) logprobs[s + r] = dz[r * V + targets[s + r]!]!;
     K.softmaxRows(dz, V, m, V, 0, null, 0, max, sum);
+    if (logprobs) for (let r = 0; r < m; r++) logprobs[s + r]! -= max[r]! + Math.log(sum[r]!);
     for (let r = 0; r < m; r++) scale[r] = -gw[s + r]! / (sum[r]! * tau);
     K.scaleRows(dz, V, m, V, scale);
     for (let r = 0; r < m; r++) dz[r * V + targets[s + r]!]! += gw[s + r]! / tau;
