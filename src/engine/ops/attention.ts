@@ -11,7 +11,10 @@
 // q/out/dq are [rows, H·d]; keys/values are views of rows of G·d floats; scores are scaled by 1/√d.
 // The products whose result is d = 64 columns wide (P·V, dS·K, Pᵀ·dO, dSᵀ·Q) are computed transposed,
 // d rows by many columns: OpenBLAS runs that shape at ~180 GFLOP/s against ~68 for the narrow one, and
-// the transposed result is cheap to turn around (d floats per row against d·keys multiply-adds).
+// the transposed result is cheap to turn around (d floats per row against d·keys multiply-adds); the
+// keys' gradients are accumulated transposed over all blocks and turned around once. Few rows (decode)
+// keep P·V as it is, the faster shape there. The softmax passes are the row kernels' (../wasm/rows.ts),
+// on score blocks that live in their memory.
 import type { Arena } from '../arena.js';
 import { sgemm } from '../blas.js';
 import { rowKernels } from '../wasm/rows.js';
