@@ -20,6 +20,7 @@ import { PrefixCache } from './prefix-cache.js';
 import { planSharedPrefixes } from './shared-prefix.js';
 import { chooseToken } from './sample.js';
 import type { ChatTokenizer } from './tokenizer.js';
+import { rowKernels } from './wasm/rows.js';
 
 export interface CpuPolicyOptions {
   /** Train LoRA adapters (default) or every weight ('full', for small models trained from scratch); null = inference only. */
@@ -118,7 +119,9 @@ export class CpuPolicy implements Policy {
   describe(): string {
     const c = this.config;
     const n = this.params.reduce((s, p) => s + p.data.length, 0);
-    return `${c.architecture} ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}; trainable ${n.toLocaleString('en')} (${this.opts.train?.kind ?? 'none'}); BLAS: ${blasDescription()}`;
+    const rows = rowKernels();
+    const kernels = rows.kind === 'wasm' ? '' : `; elementwise passes: scalar TypeScript (${rows.reason})`;
+    return `${c.architecture} ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}; trainable ${n.toLocaleString('en')} (${this.opts.train?.kind ?? 'none'}); BLAS: ${blasDescription()}${kernels}`;
   }
 
   setLearningRate(lr: number): void {

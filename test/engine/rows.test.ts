@@ -2,6 +2,7 @@
 // computed here in float64: softmax numerators with a causal edge and a prefix, the softmax backward
 // in both of its modes, SwiGLU forward and backward, and e^x at the edges of its range.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -270,3 +271,9 @@ for (const [name, K] of kernels)
       close([sum[i]!], [total], 2e-6, 0, `row ${i} sum`);
     }
   });
+
+test('SQLRL_ROWS=js runs the scalar loops and says why (the policy line repeats it)', () => {
+  const script = `import { rowKernels } from './src/engine/wasm/rows.ts'; const k = rowKernels(); console.log(k.kind + ' ' + k.reason);`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, env: { ...process.env, SQLRL_ROWS: 'js' }, encoding: 'utf8' });
+  assert.equal(out.trim(), 'js SQLRL_ROWS=js');
+});
