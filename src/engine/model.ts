@@ -6,7 +6,9 @@
 //  - prefill: a prompt's keys/values (and layer inputs) kept as a PrefixState, which decoding and a later
 //    forward of the same prompt under the same weights reuse instead of recomputing; extendMany continues
 //    a kept prompt with more tokens (prompts sharing a long beginning, such as one database's schema);
-//  - decodeStep: one token for each of B sequences, each attending to its group's prefix and its cache.
+//  - decodeStep: one token for each of B sequences, each attending to its group's prefix and its cache;
+//    a cache made with keepStates also keeps each sequence's layer inputs (a CompletionState), with which
+//    a later forward under the same weights runs no layer for those rows.
 import { rng } from '../random.js';
 import { Arena } from './arena.js';
 import { attentionLayout, packGroups, type Batch, type GroupInput } from './batch.js';
@@ -282,7 +284,8 @@ export class CausalLM {
       for (let li = 0; li < this.layers.length; li++) inputs.push(concatRows(kept.map((st) => st.x[li]!), (rows - r0) * C));
       x.set(concatRows(kept.map((st) => st.xOut), (rows - r0) * C), r0 * C);
     } else embeddingForward(x.subarray(r0 * C), this.embed, batch.tokens.subarray(r0), rows - r0, C, c.vocabSize);
-    for (let li = 0; li < (o.completions ? 0 : this.layers.length); li++) {
+    // (with completions kept from decoding every layer's inputs are there already: no layer runs)
+    for (let li = 0; !o.completions && li < this.layers.length; li++) {
       const L = this.layers[li]!;
       const keepAll = o.keep === 'all';
       const acts = allocActs((n, size) => a.take(keepAll ? `act${li}.${n}` : `act.${n}`, size), rows, c, L, x);
@@ -312,8 +315,11 @@ export class CausalLM {
     return { logprobs, entropy, tape };
   }
 
-  /** Accumulates the gradients of Σ_t g_t · logp_t (g over the batch's predictions) into the trainable parameters. */
-  /** …and returns the logprobs of the batch's completion tokens (the LM head's backward computes them anyway). */
+  /**
+   * Accumulates the gradients of Σ_t g_t · logp_t (g over the batch's predictions) into the trainable
+   * parameters, and returns the logprobs of the batch's completion tokens (the LM head's backward
+   * computes them anyway).
+   */
   backward(tape: Tape, g: Float32Array): Float32Array {
     const c = this.config;
     const C = c.hiddenSize;

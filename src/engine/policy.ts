@@ -1,7 +1,8 @@
 // CpuPolicy: the CPU engine behind the Policy seam. Sampling prefills each prompt once and decodes every
 // sequence of every group as one batch; logprobs and backward pack groups into batches where each prompt
 // is computed once for its K completions, and reuse the prompt computed during sampling when the weights
-// have not changed since (the usual GRPO step: sample, score, update). The reference policy is the base
+// have not changed since (the usual GRPO step: sample, score, update) — and, in the backward, the
+// completions as the decode computed them (CompletionCache). The reference policy is the base
 // model with the adapter off, or, in full-parameter training, a frozen copy of the initial weights.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
