@@ -51,7 +51,7 @@ async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
   let t = performance.now();
   const samples = await policy.sample(
     prompts.map((prompt, i) => ({ prompt, n: K, seed: 1 + i })),
-    { maxNewTokens: MAX_NEW, temperature: 1 },
+    { maxNewTokens: MAX_NEW, temperature: 1, forUpdate: true },
   );
   const sampling = (performance.now() - t) / 1000;
   const rewards = samples.flatMap((g) => g.map((s) => new Set(s.text).size));

@@ -1,9 +1,8 @@
-// Completions decoded by the last sampling call, kept for the update that follows under the same weights:
-// the decode already computed every completion row's layer inputs, so the training forward of those rows
-// (and of the prompts, kept in PrefixCache) has nothing left to compute — the backward recomputes each
-// layer from them. Keyed by the prompt, the completion's tokens and the weights' version; only the last
-// sampling call's completions are kept (an evaluation's samples replace a training batch's, and the
-// next update then computes its rows), bounded in bytes.
+// Completions decoded for the update that follows (sampling with forUpdate), kept under the same
+// weights: the decode already computed every completion row's layer inputs, so the training forward of
+// those rows (and of the prompts, kept in PrefixCache) has nothing left to compute — the backward
+// recomputes each layer from them. Keyed by the prompt, the completion's tokens and the weights'
+// version; bounded in bytes, oldest first out (DAPO's later sampling rounds win over earlier ones).
 import type { CompletionState } from './model.js';
 
 export class CompletionCache {
@@ -20,12 +19,26 @@ export class CompletionCache {
     return this.entries.get(CompletionCache.key(prompt, tokens, version)) ?? null;
   }
 
-  /** Keeps a state while the budget allows (the first ones kept win). */
   put(prompt: ArrayLike<number>, tokens: ArrayLike<number>, version: number, state: CompletionState): void {
-    const bytes = 4 * (state.xOut.length + state.x.reduce((a, x) => a + x.length, 0));
-    if (this.used + bytes > this.budgetBytes) return;
-    this.entries.set(CompletionCache.key(prompt, tokens, version), state);
+    const bytes = CompletionCache.bytes(state);
+    if (bytes > this.budgetBytes) return;
+    const key = CompletionCache.key(prompt, tokens, version);
+    const had = this.entries.get(key);
+    if (had) {
+      this.entries.delete(key);
+      this.used -= CompletionCache.bytes(had);
+    }
+    this.entries.set(key, state);
     this.used += bytes;
+    for (const [k, s] of this.entries) {
+      if (this.used <= this.budgetBytes) break;
+      this.entries.delete(k);
+      this.used -= CompletionCache.bytes(s);
+    }
+  }
+
+  private static bytes(state: CompletionState): number {
+    return 4 * (state.xOut.length + state.x.reduce((a, x) => a + x.length, 0));
   }
 
   clear(): void {

@@ -240,9 +240,8 @@ export class CpuPolicy implements Policy {
       for (const s of group) if (choose(s, logits)) live.push(s);
     }
     const maxNew = Math.max(0, ...seqs.map((s) => s.maxNew));
-    // a training policy keeps what the decode computes for the update that follows (see CompletionCache)
-    this.completions.clear();
-    const keepStates = this.params.length > 0 && this.dropout === 0 && !this.opts.perSequence && this.model.completionStateBytes(seqs.length, maxNew) <= this.completions.budgetBytes;
+    // samples for the update keep what the decode computes for it (see CompletionCache)
+    const keepStates = opts.forUpdate === true && this.params.length > 0 && this.dropout === 0 && !this.opts.perSequence && this.model.completionStateBytes(seqs.length, maxNew) <= this.completions.budgetBytes;
     const cache = live.length ? this.model.newDecodeCache(seqs.length, maxNew, keepStates) : null;
     const stepLogits = new Float32Array(seqs.length * V);
     while (live.length && cache) {

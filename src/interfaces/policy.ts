@@ -19,6 +19,11 @@ export interface SampleOptions {
   topP?: number;
   topK?: number;
   stopStrings?: string[];
+  /**
+   * The samples are for the update that follows (GRPO's collect): a backend may keep what sampling
+   * computed for them, to spare the update recomputing it. Evaluation and serving leave it off.
+   */
+  forUpdate?: boolean;
 }
 
 /** Sample `n` completions of `prompt`; `seed` makes the draws reproducible (a resumed run draws the same). */

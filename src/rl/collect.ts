@@ -58,7 +58,7 @@ export async function collect<S extends Score>(policy: Policy, scorer: Scorer<S>
     let t = performance.now();
     const samples = await policy.sample(
       prompts.map((prompt, i) => ({ prompt, n: o.numGenerations, seed: (o.seed * 1_000_003 + step * 1009 + drawn + i) >>> 0 })),
-      o.sampling,
+      { ...o.sampling, forUpdate: true },
     );
     secSampling += (performance.now() - t) / 1000;
     t = performance.now();

@@ -1,7 +1,8 @@
-// A training CpuPolicy keeps what its sampling decode computed for each completion, and the update that
-// follows under the same weights reuses it: the training forward then computes no layer at all. The
-// gradients must be those of a policy that computes every row (no kept state), the reuse must actually
-// happen, and nothing kept may outlive a weight change or a later sampling call.
+// A training CpuPolicy sampling for the update (forUpdate) keeps what its decode computed for each
+// completion, and the update that follows under the same weights reuses it: the training forward then
+// computes no layer at all. The gradients must be those of a policy that computes every row (no kept
+// state), the reuse must actually happen, later sampling rounds must add to what is kept (DAPO), and
+// nothing may be kept by sampling not for the update (evaluation) nor outlive a weight change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +29,11 @@ for (const arch of ['llama', 'qwen2'] as const)
     const seen: ForwardOptions[] = [];
     const forward = reusing.model.forward.bind(reusing.model);
     reusing.model.forward = (batch, o) => (seen.push(o), forward(batch, o));
-    const samples = await reusing.sample(prompts.map((prompt, i) => ({ prompt, n: 3, seed: 5 + i })), { maxNewTokens: 7, temperature: 1 });
+    // two sampling rounds (dynamic sampling draws more prompts until enough groups are informative)
+    const samples = [
+      ...(await reusing.sample([{ prompt: prompts[0]!, n: 3, seed: 5 }], { maxNewTokens: 7, temperature: 1, forUpdate: true })),
+      ...(await reusing.sample([{ prompt: prompts[1]!, n: 3, seed: 6 }], { maxNewTokens: 7, temperature: 1, forUpdate: true })),
+    ];
     const groups: Group[] = prompts.map((prompt, i) => ({ prompt, completions: samples[i]!.map((s) => s.tokens) }));
     assert.ok(groups.some((g) => g.completions.some((c) => c.length > 2)), 'some completion has rows to reuse');
     const dLogprob = groups.map((g, i) => g.completions.map((c, k) => Float32Array.from(c, (_, j) => Math.cos(i + k * 3 + j))));
@@ -51,9 +56,9 @@ for (const arch of ['llama', 'qwen2'] as const)
     seen.length = 0;
     await reusing.backward(groups, dLogprob);
     assert.ok(!seen[0]!.completions && !seen[0]!.prefixes, 'nothing kept across a weight change');
-    // a later sampling call replaces what the previous one kept
-    await reusing.sample([{ prompt: prompts[0]!, n: 2, seed: 9 }], { maxNewTokens: 4, temperature: 1 });
+    // sampling not for the update (an evaluation) keeps nothing
+    const evaluated = await reusing.sample([{ prompt: prompts[0]!, n: 2, seed: 9 }], { maxNewTokens: 4, temperature: 1 });
     seen.length = 0;
-    await reusing.backward([groups[1]!], [dLogprob[1]!]);
-    assert.ok(!seen[0]!.completions, 'completions of an earlier sampling call are not kept');
+    await reusing.backward([{ prompt: prompts[0]!, completions: evaluated[0]!.map((s) => s.tokens) }], [evaluated[0]!.map((s) => new Float32Array(s.tokens.length).fill(1))]);
+    assert.ok(!seen[0]!.completions, 'completions sampled without forUpdate are not kept');
   });
