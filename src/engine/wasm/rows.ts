@@ -194,6 +194,7 @@ const PAGE = 65536;
 class WasmRows implements RowKernels {
   readonly kind = 'wasm' as const;
   readonly reason = undefined;
+  /** Shared so that growing it never detaches the views already handed out (a plain memory's would be). */
   private readonly memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
   private readonly k: Exports;
   private readonly buffers = new Map<string, { at: number; floats: number }>();
