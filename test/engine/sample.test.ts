@@ -83,3 +83,43 @@ test('chooseToken τ 0: the argmax, with the logprob and entropy of softmax(z)',
   assert.ok(Math.abs(c.logprob - Math.log(p[5]!)) < 1e-6);
   assert.ok(Math.abs(c.entropy + p.reduce((a, v) => a + v * Math.log(v), 0)) < 1e-6);
 });
+
+test('chooseToken with top-k/top-p on a large vocabulary picks what a full sort of the vocabulary picks', () => {
+  const V = 6000;
+  const gen = rng(77);
+  // a few likely tokens over a long flat tail, as in a language model's logits
+  const z = Float32Array.from({ length: V }, () => gen() * 6 - 3 + (gen() < 0.002 ? 8 : 0));
+  for (const [tau, topK, topP] of [
+    [1, 0, 0.9],
+    [0.8, 40, 1],
+    [1.2, 300, 0.5],
+  ] as const) {
+    const p = softmax(z, tau);
+    // the reference: sort every token, take the top-k, then the top-p prefix, draw by walking it
+    const order = p.map((_, j) => j).sort((a, b) => p[b]! - p[a]! || a - b);
+    const cand: number[] = [];
+    let mass = 0;
+    for (const j of order) {
+      if (cand.length >= (topK || V)) break;
+      cand.push(j);
+      mass += p[j]!;
+      if (mass >= topP) break;
+    }
+    const csum = cand.reduce((a, j) => a + p[j]!, 0);
+    const draws = rng(5);
+    const same = rng(5);
+    for (let i = 0; i < 200; i++) {
+      const got = chooseToken(z, { temperature: tau, ...(topK ? { topK } : {}), topP }, draws).token;
+      let r = same() * csum;
+      let want = cand[cand.length - 1]!;
+      for (const j of cand) {
+        r -= p[j]!;
+        if (r <= 0) {
+          want = j;
+          break;
+        }
+      }
+      assert.equal(got, want, `τ ${tau} top-k ${topK} top-p ${topP}, draw ${i}`);
+    }
+  }
+});
