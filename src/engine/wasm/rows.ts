@@ -1,8 +1,8 @@
-// The row kernels: the engine's exponential-bound elementwise passes (attention's softmax rows forward
-// and backward, SwiGLU) in WebAssembly SIMD (./assembly/rows.ts, built into dist/engine/wasm/rows.wasm),
-// about ten times the scalar TypeScript loops they replace; those loops stay as the fallback when the
-// kernel is not built (SQLRL_ROWS=js forces them, for tests and benchmarks) and as the definitions the
-// kernel is tested against.
+// The row kernels: the engine's elementwise passes (attention's softmax rows forward and backward,
+// SwiGLU, RMSNorm, the LM head's log-sum-exp, AdamW) in WebAssembly SIMD (./assembly/rows.ts, built
+// into dist/engine/wasm/rows.wasm), three to five times the scalar TypeScript loops they replace; those
+// loops (JsRows) stay as the fallback when the kernel is not built (SQLRL_ROWS=js forces them, for tests
+// and benchmarks) and as the definitions the kernel is tested against.
 //
 // Score rows live in the kernel's memory: `take` hands out named views of it (like Arena.take), which
 // the BLAS writes into and reads from in place. SwiGLU's operands live anywhere: they are streamed
@@ -50,10 +50,24 @@ export interface RowKernels {
   logSumExpRows(z: Float32Array, ld: number, m: number, n: number, max: Float32Array, sum: Float32Array, dot: Float32Array): void;
   /** Row i of `x` (m rows of n floats, leading dimension ld) times scale[i]. Arrays from `take`. */
   scaleRows(x: Float32Array, ld: number, m: number, n: number, scale: Float32Array): void;
+  /**
+   * One AdamW step over n weights (PyTorch's semantics): w ← w·decay; m ← β1·m + (1−β1)·g;
+   * v ← β2·v + (1−β2)·g²; w ← w − stepSize·m / (√v / bc2Sqrt + eps). Arrays anywhere.
+   */
+  adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStep): void;
   /** RMSNorm over T rows of C: y = x / √(mean(x²) + eps) · w; rstd[t] receives each row's 1/√(…). */
   rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void;
   /** dx += ∂L/∂x; dw += ∂L/∂w (when given). */
   rmsnormBackward(dx: Float32Array, dw: Float32Array | null, dy: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, T: number, C: number): void;
+}
+
+export interface AdamWStep {
+  beta1: number;
+  beta2: number;
+  stepSize: number;
+  bc2Sqrt: number;
+  eps: number;
+  decay: number;
 }
 
 const visible = (i: number, vis0: number, rep: number, ld: number) => (rep > 0 ? Math.min(vis0 + Math.floor(i / rep), ld) : vis0);
@@ -153,6 +167,16 @@ export class JsRows implements RowKernels {
     for (let i = 0; i < m; i++) for (let j = i * ld; j < i * ld + n; j++) x[j]! *= scale[i]!;
   }
 
+  adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStep): void {
+    const { beta1, beta2, stepSize, bc2Sqrt, eps, decay } = o;
+    for (let i = 0; i < n; i++) {
+      w[i]! *= decay;
+      m[i] = beta1 * m[i]! + (1 - beta1) * g[i]!;
+      v[i] = beta2 * v[i]! + (1 - beta2) * g[i]! * g[i]!;
+      w[i]! -= (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps);
+    }
+  }
+
   rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void {
     for (let t = 0; t < T; t++) {
       const o = t * C;
@@ -184,6 +208,7 @@ interface Exports {
   swigluForward(a: number, g: number, u: number, n: number): void;
   swigluBackward(dg: number, du: number, da: number, g: number, u: number, n: number): void;
   rmsnormForward(y: number, rstd: number, x: number, w: number, T: number, C: number, eps: number): void;
+  adamw(w: number, g: number, m: number, v: number, n: number, beta1: number, beta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number): void;
   logSumExpRows(z: number, ld: number, m: number, n: number, max: number, sum: number, dot: number): void;
   scaleRows(x: number, ld: number, m: number, n: number, scale: number): void;
   rmsnormBackward(dx: number, dw: number, dy: number, x: number, w: number, rstd: number, T: number, C: number): void;
@@ -283,6 +308,21 @@ class WasmRows implements RowKernels {
       this.k.swigluBackward(sdg.byteOffset, sdu.byteOffset, sda.byteOffset, sg.byteOffset, su.byteOffset, Math.ceil(c / 4) * 4);
       dg.set(sdg.subarray(0, c), o);
       du.set(sdu.subarray(0, c), o);
+    }
+  }
+
+  adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStep): void {
+    const [sw, sg, sm, sv] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let at = 0; at < n; at += CHUNK) {
+      const c = Math.min(CHUNK, n - at);
+      sw.set(w.subarray(at, at + c));
+      sg.set(g.subarray(at, at + c));
+      sm.set(m.subarray(at, at + c));
+      sv.set(v.subarray(at, at + c));
+      this.k.adamw(sw.byteOffset, sg.byteOffset, sm.byteOffset, sv.byteOffset, Math.ceil(c / 4) * 4, o.beta1, o.beta2, o.stepSize, o.bc2Sqrt, o.eps, o.decay);
+      w.set(sw.subarray(0, c), at);
+      m.set(sm.subarray(0, c), at);
+      v.set(sv.subarray(0, c), at);
     }
   }
 

@@ -1,7 +1,7 @@
-// Row kernels (AssemblyScript → WebAssembly SIMD): the elementwise passes of the engine that are bound
-// by the exponential — attention's softmax over score rows (forward and backward) and SwiGLU — four
-// lanes at a time. src/engine/wasm/rows.ts loads them; src/engine/ops/*.ts keep the scalar TypeScript
-// definitions they are tested against.
+// Row kernels (AssemblyScript → WebAssembly SIMD): the elementwise passes of the engine — attention's
+// softmax over score rows (forward and backward), SwiGLU, RMSNorm, the LM head's log-sum-exp, AdamW —
+// four lanes at a time. src/engine/wasm/rows.ts loads them and keeps the scalar TypeScript definitions
+// (JsRows) they are tested against.
 //
 // Pointers are byte offsets into the imported (shared) memory; widths and leading dimensions in floats.
 // e^x: x = k·ln2 + z with k = round(x·log2 e) and z by Cody–Waite (ln2 split in two, so z is exact to
@@ -313,5 +313,25 @@ export function scaleRows(x: usize, ld: i32, m: i32, n: i32, scale: usize): void
     let j = 0;
     for (; j + 4 <= n; j += 4) v128.store(row + (<usize>j << 2), f32x4.mul(v128.load(row + (<usize>j << 2)), cv));
     for (; j < n; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) * c);
+  }
+}
+
+/**
+ * One AdamW step (PyTorch's: decoupled decay, bias-corrected moments) over n floats (a multiple of 4):
+ * w ← w·decay; m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; w ← w − stepSize·m / (√v / √bc2 + eps).
+ */
+export function adamw(w: usize, g: usize, m: usize, v: usize, n: i32, beta1: f32, beta2: f32, stepSize: f32, bc2Sqrt: f32, eps: f32, decay: f32): void {
+  const b1 = f32x4.splat(beta1), c1 = f32x4.splat(1 - beta1);
+  const b2 = f32x4.splat(beta2), c2 = f32x4.splat(1 - beta2);
+  const ss = f32x4.splat(stepSize), inv2 = f32x4.splat(1 / bc2Sqrt), ev = f32x4.splat(eps), dv = f32x4.splat(decay);
+  for (let j = 0; j < n; j += 4) {
+    const o = <usize>j << 2;
+    const gv = v128.load(g + o);
+    const mv = madd(b1, v128.load(m + o), f32x4.mul(c1, gv));
+    const vv = madd(b2, v128.load(v + o), f32x4.mul(c2, f32x4.mul(gv, gv)));
+    v128.store(m + o, mv);
+    v128.store(v + o, vv);
+    const den = madd(f32x4.sqrt(vv), inv2, ev);
+    v128.store(w + o, f32x4.sub(f32x4.mul(v128.load(w + o), dv), f32x4.div(f32x4.mul(ss, mv), den)));
   }
 }
