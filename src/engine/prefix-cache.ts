@@ -3,27 +3,29 @@
 // the prompt tokens, the adapter switch and the weights' version (every optimizer step is a new version);
 // bounded in bytes, oldest first out. A kept prompt that begins a new one (a schema several questions
 // share) serves it too: only the rest is computed (longestPrefix, CausalLM.extendMany).
+import { ByteBudgetMap } from './byte-budget-map.js';
 import type { PrefixState } from './model.js';
 
 export class PrefixCache {
-  private readonly entries = new Map<string, PrefixState>();
-  private used = 0;
+  private readonly kept: ByteBudgetMap<PrefixState>;
 
-  constructor(private readonly budgetBytes: number) {}
+  constructor(budgetBytes: number) {
+    this.kept = new ByteBudgetMap(budgetBytes);
+  }
 
   private static key(prompt: ArrayLike<number>, adapter: boolean, version: number): string {
     return `${adapter ? 1 : 0}:${version}:${Array.prototype.join.call(prompt, ',')}`;
   }
 
   get(prompt: ArrayLike<number>, adapter: boolean, version: number): PrefixState | null {
-    return this.entries.get(PrefixCache.key(prompt, adapter, version)) ?? null;
+    return this.kept.get(PrefixCache.key(prompt, adapter, version));
   }
 
   /** The longest kept state whose prompt is a proper beginning of `prompt` (at least `minLen` tokens), or null. */
   longestPrefix(prompt: ArrayLike<number>, adapter: boolean, version: number, minLen: number): PrefixState | null {
     let best: PrefixState | null = null;
     const tag = `${adapter ? 1 : 0}:${version}:`;
-    for (const [key, st] of this.entries) {
+    for (const [key, st] of this.kept.all()) {
       const n = st.prompt.length;
       if (!key.startsWith(tag) || n < minLen || n >= prompt.length || (best && n <= best.prompt.length)) continue;
       let same = true;
@@ -34,20 +36,10 @@ export class PrefixCache {
   }
 
   put(state: PrefixState, version: number): void {
-    if (state.bytes > this.budgetBytes) return;
-    const key = PrefixCache.key(state.prompt, state.adapter, version);
-    if (this.entries.has(key)) return;
-    this.entries.set(key, state);
-    this.used += state.bytes;
-    for (const [k, s] of this.entries) {
-      if (this.used <= this.budgetBytes) break;
-      this.entries.delete(k);
-      this.used -= s.bytes;
-    }
+    this.kept.add(PrefixCache.key(state.prompt, state.adapter, version), state, state.bytes);
   }
 
   clear(): void {
-    this.entries.clear();
-    this.used = 0;
+    this.kept.clear();
   }
 }

@@ -114,23 +114,16 @@ function oneRowWindows(chunks: Chunk[], nb: number, d: number, Gd: number): { k:
 /** Below this many stacked rows P·V is computed as it is (decode); from it on, transposed. */
 const STRAIGHT_ROWS = 96;
 
-/** out rows [b0, b1), heads of KV head g, from x [nb, d] (stacked row i = (r − b0)·rep + j), each row scaled. */
-function scatterHeads(out: Float32Array, x: Float32Array, scale: Float32Array, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
-  const nb = (b1 - b0) * rep;
-  for (let i = 0; i < nb; i++) {
-    const sc = scale[i]!;
-    const o = (b0 + Math.floor(i / rep)) * Hd + (g * rep + (i % rep)) * d;
-    for (let t = 0; t < d; t++) out[o + t] = x[i * d + t]! * sc;
-  }
-}
-
-/** out rows [b0, b1), heads of KV head g, from xT [d, nb] (stacked row i = (r − b0)·rep + j), each row scaled. */
-function scatterHeadsT(out: Float32Array, xT: Float32Array, scale: Float32Array | null, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
+/**
+ * out rows [b0, b1), heads of KV head g, from x holding stacked row i = (r − b0)·rep + j, element t at
+ * x[i·si + t·st] (as it is: si = d, st = 1; transposed: si = 1, st = nb), each row scaled when given.
+ */
+function scatterHeads(out: Float32Array, x: Float32Array, si: number, st: number, scale: Float32Array | null, b0: number, b1: number, g: number, rep: number, Hd: number, d: number): void {
   const nb = (b1 - b0) * rep;
   for (let i = 0; i < nb; i++) {
     const sc = scale ? scale[i]! : 1;
     const o = (b0 + Math.floor(i / rep)) * Hd + (g * rep + (i % rep)) * d;
-    for (let t = 0; t < d; t++) out[o + t] = xT[t * nb + i]! * sc;
+    for (let t = 0; t < d; t++) out[o + t] = x[i * si + t * st]! * sc;
   }
 }
 
@@ -209,11 +202,6 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             vis.fill(ch.seg.nk, (ch.c0 - b0) * rep, (ch.c1 - b0) * rep);
           });
           K.softmaxRowsWindowed(sown, win.span, nb, lo, vis, spre, np, rowMax, rowSum);
-          for (let i = 0; i < nb; i++) {
-            const sum = rowSum[i]!;
-            inv[i] = 1 / sum;
-            lse[(b0 + Math.floor(i / rep)) * H + g * rep + (i % rep)] = rowMax[i]! + Math.log(sum);
-          }
           pv(nb, win.span, sown, win.v.subarray(g * d), 0, 0);
         } else {
           for (const ch of chunks) {
@@ -224,20 +212,18 @@ export function attentionForward(out: Float32Array, lse: Float32Array, q: Float3
             sgemm(false, true, m, kmax, d, scale, qg.subarray(at * d), ch.seg.keys.k.subarray(g * d), 0, sown, { ldb: Gd });
             // numerators e^(s − max), not normalised: the output rows are scaled once by 1/Σ after P·V
             K.softmaxRows(sown, kmax, m, ch.off + (ch.c0 - ch.seg.q0) + 1, rep, spre && spre.subarray(at * np, (at + m) * np), np, rowMax.subarray(at, at + m), rowSum.subarray(at, at + m));
-            for (let i = 0; i < m; i++) {
-              const r = ch.c0 + Math.floor(i / rep);
-              const h = g * rep + (i % rep);
-              const sum = rowSum[at + i]!;
-              inv[at + i] = 1 / sum;
-              if (tape) tape.inv[r * H + h] = 1 / sum;
-              lse[r * H + h] = rowMax[at + i]! + Math.log(sum);
-            }
             pv(m, kmax, sown, ch.seg.keys.v.subarray(g * d), 0, at);
           }
         }
         if (spre) pv(nb, np, spre, pre!.v.subarray(g * d), 1, 0);
-        if (straight) scatterHeads(out, o, inv, b0, b1, g, rep, Hd, d);
-        else scatterHeadsT(out, o, inv, b0, b1, g, rep, Hd, d);
+        // every stacked row's max and Σ are in: its log-sum-exp, and 1/Σ for the output (and the tape)
+        for (let i = 0; i < nb; i++) {
+          const at = (b0 + Math.floor(i / rep)) * H + g * rep + (i % rep);
+          inv[i] = 1 / rowSum[i]!;
+          if (tape) tape.inv[at] = inv[i]!;
+          lse[at] = rowMax[i]! + Math.log(rowSum[i]!);
+        }
+        scatterHeads(out, o, straight ? d : 1, straight ? 1 : nb, inv, b0, b1, g, rep, Hd, d);
       }
     }
   }
@@ -323,7 +309,7 @@ export function attentionBackward(dq: Float32Array, dout: Float32Array, q: Float
           sgemm(true, false, d, np, nb, scale, qg, dspre, 1, dkT, { lda: d, ldb: np, ldc: cols });
           sgemm(true, true, d, nb, np, scale, pre!.k.subarray(g * d), dspre, 1, dqT, { lda: Gd, ldb: np, ldc: nb });
         }
-        scatterHeadsT(dq, dqT, null, b0, b1, g, rep, Hd, d);
+        scatterHeads(dq, dqT, 1, nb, null, b0, b1, g, rep, Hd, d);
       }
       if (np > 0) {
         addTransposed(pre!.dv!.subarray(g * d), Gd, dvT, cols, np, d);

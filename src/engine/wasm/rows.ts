@@ -5,8 +5,8 @@
 // and benchmarks) and as the definitions the kernel is tested against.
 //
 // Score rows live in the kernel's memory: `take` hands out named views of it (like Arena.take), which
-// the BLAS writes into and reads from in place. SwiGLU's operands live anywhere: they are streamed
-// through the memory in chunks that stay in the L2 cache.
+// the BLAS writes into and reads from in place. SwiGLU's, RMSNorm's and AdamW's operands live anywhere:
+// they are streamed through the memory in chunks that stay in the L2 cache.
 import { existsSync, readFileSync } from 'node:fs';
 import { fastExp, sigmoid } from '../math.js';
 
@@ -72,6 +72,21 @@ export interface AdamWStep {
 
 const visible = (i: number, vis0: number, rep: number, ld: number) => (rep > 0 ? Math.min(vis0 + Math.floor(i / rep), ld) : vis0);
 
+/** Row i of s (ld floats) seeing columns [a, a + n), and row i of pre: numerators in place, the rest 0. */
+function softmaxRow(s: Float32Array, i: number, ld: number, a: number, n: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
+  const [w0, w1] = [i * ld + a, i * ld + a + n];
+  let mx = -Infinity;
+  for (let j = w0; j < w1; j++) mx = Math.max(mx, s[j]!);
+  if (pre) for (let j = i * np; j < (i + 1) * np; j++) mx = Math.max(mx, pre[j]!);
+  let acc = 0;
+  for (let j = w0; j < w1; j++) acc += s[j] = fastExp(s[j]! - mx);
+  if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
+  s.fill(0, i * ld, w0);
+  s.fill(0, w1, (i + 1) * ld);
+  max[i] = mx;
+  sum[i] = acc;
+}
+
 /** The scalar definitions (and the fallback). */
 export class JsRows implements RowKernels {
   readonly kind = 'js' as const;
@@ -85,35 +100,11 @@ export class JsRows implements RowKernels {
   }
 
   softmaxRows(s: Float32Array, ld: number, m: number, vis0: number, rep: number, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
-    for (let i = 0; i < m; i++) {
-      const vis = visible(i, vis0, rep, ld);
-      let mx = -Infinity;
-      for (let j = i * ld; j < i * ld + vis; j++) mx = Math.max(mx, s[j]!);
-      if (pre) for (let j = i * np; j < (i + 1) * np; j++) mx = Math.max(mx, pre[j]!);
-      let acc = 0;
-      for (let j = i * ld; j < i * ld + vis; j++) acc += s[j] = fastExp(s[j]! - mx);
-      if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
-      s.fill(0, i * ld + vis, (i + 1) * ld);
-      max[i] = mx;
-      sum[i] = acc;
-    }
+    for (let i = 0; i < m; i++) softmaxRow(s, i, ld, 0, visible(i, vis0, rep, ld), pre, np, max, sum);
   }
 
   softmaxRowsWindowed(s: Float32Array, ld: number, m: number, lo: Float32Array, vis: Float32Array, pre: Float32Array | null, np: number, max: Float32Array, sum: Float32Array): void {
-    for (let i = 0; i < m; i++) {
-      const a = i * ld + lo[i]!;
-      const b = a + vis[i]!;
-      let mx = -Infinity;
-      for (let j = a; j < b; j++) mx = Math.max(mx, s[j]!);
-      if (pre) for (let j = i * np; j < (i + 1) * np; j++) mx = Math.max(mx, pre[j]!);
-      let acc = 0;
-      for (let j = a; j < b; j++) acc += s[j] = fastExp(s[j]! - mx);
-      if (pre) for (let j = i * np; j < (i + 1) * np; j++) acc += pre[j] = fastExp(pre[j]! - mx);
-      s.fill(0, i * ld, a);
-      s.fill(0, b, (i + 1) * ld);
-      max[i] = mx;
-      sum[i] = acc;
-    }
+    for (let i = 0; i < m; i++) softmaxRow(s, i, ld, lo[i]!, vis[i]!, pre, np, max, sum);
   }
 
   softmaxGradRows(p: Float32Array, ds: Float32Array, ld: number, m: number, vis0: number, rep: number, shift: Float32Array, scale: Float32Array | null, D: Float32Array): void {
@@ -216,6 +207,11 @@ interface Exports {
 
 const PAGE = 65536;
 
+/** Operands of an elementwise kernel: read by it, written by it, or both. */
+const IN = (x: Float32Array) => ({ x, read: true, written: false });
+const OUT = (x: Float32Array) => ({ x, read: false, written: true });
+const INOUT = (x: Float32Array) => ({ x, read: true, written: true });
+
 class WasmRows implements RowKernels {
   readonly kind = 'wasm' as const;
   readonly reason = undefined;
@@ -287,43 +283,32 @@ class WasmRows implements RowKernels {
     this.k.scaleRows(this.ptr(x, 'x'), ld, m, n, this.ptr(scale, 'scale'));
   }
 
-  swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
-    const [sa, sg, su] = this.stream as [Float32Array, Float32Array, Float32Array];
+  /**
+   * An elementwise kernel over n floats of operands anywhere: chunk by chunk, the operands it reads are
+   * copied into the stream buffers (operand i into buffer i), `call` runs on their offsets (the count
+   * rounded up to 4: the lanes past it compute on leftovers and are not copied back), and the operands it
+   * writes are copied back.
+   */
+  private elementwise(n: number, operands: { x: Float32Array; read: boolean; written: boolean }[], call: (at: number[], n4: number) => void): void {
+    const at = operands.map((_, i) => this.stream[i]!.byteOffset);
     for (let o = 0; o < n; o += CHUNK) {
       const c = Math.min(CHUNK, n - o);
-      sg.set(g.subarray(o, o + c));
-      su.set(u.subarray(o, o + c));
-      this.k.swigluForward(sa.byteOffset, sg.byteOffset, su.byteOffset, Math.ceil(c / 4) * 4);
-      a.set(sa.subarray(0, c), o);
+      operands.forEach((op, i) => op.read && this.stream[i]!.set(op.x.subarray(o, o + c)));
+      call(at, Math.ceil(c / 4) * 4);
+      operands.forEach((op, i) => op.written && op.x.set(this.stream[i]!.subarray(0, c), o));
     }
+  }
+
+  swigluForward(a: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
+    this.elementwise(n, [OUT(a), IN(g), IN(u)], (p, n4) => this.k.swigluForward(p[0]!, p[1]!, p[2]!, n4));
   }
 
   swigluBackward(dg: Float32Array, du: Float32Array, da: Float32Array, g: Float32Array, u: Float32Array, n: number): void {
-    const [sdg, sdu, sda, sg, su] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-    for (let o = 0; o < n; o += CHUNK) {
-      const c = Math.min(CHUNK, n - o);
-      sda.set(da.subarray(o, o + c));
-      sg.set(g.subarray(o, o + c));
-      su.set(u.subarray(o, o + c));
-      this.k.swigluBackward(sdg.byteOffset, sdu.byteOffset, sda.byteOffset, sg.byteOffset, su.byteOffset, Math.ceil(c / 4) * 4);
-      dg.set(sdg.subarray(0, c), o);
-      du.set(sdu.subarray(0, c), o);
-    }
+    this.elementwise(n, [OUT(dg), OUT(du), IN(da), IN(g), IN(u)], (p, n4) => this.k.swigluBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, n4));
   }
 
   adamw(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, o: AdamWStep): void {
-    const [sw, sg, sm, sv] = this.stream as [Float32Array, Float32Array, Float32Array, Float32Array];
-    for (let at = 0; at < n; at += CHUNK) {
-      const c = Math.min(CHUNK, n - at);
-      sw.set(w.subarray(at, at + c));
-      sg.set(g.subarray(at, at + c));
-      sm.set(m.subarray(at, at + c));
-      sv.set(v.subarray(at, at + c));
-      this.k.adamw(sw.byteOffset, sg.byteOffset, sm.byteOffset, sv.byteOffset, Math.ceil(c / 4) * 4, o.beta1, o.beta2, o.stepSize, o.bc2Sqrt, o.eps, o.decay);
-      w.set(sw.subarray(0, c), at);
-      m.set(sm.subarray(0, c), at);
-      v.set(sv.subarray(0, c), at);
-    }
+    this.elementwise(n, [INOUT(w), IN(g), INOUT(m), INOUT(v)], (p, n4) => this.k.adamw(p[0]!, p[1]!, p[2]!, p[3]!, n4, o.beta1, o.beta2, o.stepSize, o.bc2Sqrt, o.eps, o.decay));
   }
 
   rmsnormForward(y: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, T: number, C: number, eps: number): void {

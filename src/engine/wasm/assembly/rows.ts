@@ -103,18 +103,20 @@ function expShift(x: usize, n: i32, shift: f32): f32 {
  * what is visible (both parts), 0 past vis(i); its max and Σ go to outMax[i], outSum[i].
  */
 export function softmaxRows(s: usize, ld: i32, m: i32, vis0: i32, rep: i32, pre: usize, np: i32, outMax: usize, outSum: usize): void {
-  for (let i = 0; i < m; i++) {
-    const vis = visible(i, vis0, rep, ld);
-    const row = s + (<usize>i * <usize>ld << 2);
-    const prow = pre + (<usize>i * <usize>np << 2);
-    let mx = rowMax(row, vis, -Infinity);
-    if (np > 0) mx = rowMax(prow, np, mx);
-    let sum = expShift(row, vis, mx);
-    if (np > 0) sum += expShift(prow, np, mx);
-    memory.fill(row + (<usize>vis << 2), 0, <usize>(ld - vis) << 2);
-    store<f32>(outMax + (<usize>i << 2), mx);
-    store<f32>(outSum + (<usize>i << 2), sum);
-  }
+  for (let i = 0; i < m; i++) softmaxRow(s + (<usize>i * <usize>ld << 2), ld, 0, visible(i, vis0, rep, ld), pre + (<usize>i * <usize>np << 2), np, outMax + (<usize>i << 2), outSum + (<usize>i << 2));
+}
+
+/** One row of ld floats seeing columns [a, a + n) and np floats at prow: numerators in place, the rest 0. */
+@inline function softmaxRow(row: usize, ld: i32, a: i32, n: i32, prow: usize, np: i32, outMax: usize, outSum: usize): void {
+  const win = row + (<usize>a << 2);
+  let mx = rowMax(win, n, -Infinity);
+  if (np > 0) mx = rowMax(prow, np, mx);
+  let sum = expShift(win, n, mx);
+  if (np > 0) sum += expShift(prow, np, mx);
+  memory.fill(row, 0, <usize>a << 2);
+  memory.fill(win + (<usize>n << 2), 0, <usize>(ld - a - n) << 2);
+  store<f32>(outMax, mx);
+  store<f32>(outSum, sum);
 }
 
 /**
@@ -123,19 +125,8 @@ export function softmaxRows(s: usize, ld: i32, m: i32, vis0: i32, rep: i32, pre:
  */
 export function softmaxRowsWindowed(s: usize, ld: i32, m: i32, lo: usize, vis: usize, pre: usize, np: i32, outMax: usize, outSum: usize): void {
   for (let i = 0; i < m; i++) {
-    const a = <i32>load<f32>(lo + (<usize>i << 2));
-    const n = <i32>load<f32>(vis + (<usize>i << 2));
-    const row = s + (<usize>i * <usize>ld << 2);
-    const win = row + (<usize>a << 2);
-    const prow = pre + (<usize>i * <usize>np << 2);
-    let mx = rowMax(win, n, -Infinity);
-    if (np > 0) mx = rowMax(prow, np, mx);
-    let sum = expShift(win, n, mx);
-    if (np > 0) sum += expShift(prow, np, mx);
-    memory.fill(row, 0, <usize>a << 2);
-    memory.fill(win + (<usize>n << 2), 0, <usize>(ld - a - n) << 2);
-    store<f32>(outMax + (<usize>i << 2), mx);
-    store<f32>(outSum + (<usize>i << 2), sum);
+    const o = <usize>i << 2;
+    softmaxRow(s + (<usize>i * <usize>ld << 2), ld, <i32>load<f32>(lo + o), <i32>load<f32>(vis + o), pre + (<usize>i * <usize>np << 2), np, outMax + o, outSum + o);
   }
 }
 
