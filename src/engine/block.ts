@@ -4,7 +4,7 @@
 import type { Arena } from './arena.js';
 import type { ModelConfig } from './config.js';
 import { attentionBackward, attentionForward, type AttnGroup, type ProbTape } from './ops/attention.js';
-import { linearBackward, linearForward, type AdapterMode, type Linear } from './ops/linear.js';
+import { adapterHidden, linearBackward, linearForward, type AdapterMode, type Linear } from './ops/linear.js';
 import { rmsnormBackward, rmsnormForward } from './ops/rmsnorm.js';
 import { ropeBackward, ropeForward, type RopeTable } from './ops/rope.js';
 import { swigluBackward, swigluForward } from './ops/swiglu.js';
@@ -95,8 +95,11 @@ export interface BlockExtras {
   tape?: ProbTape;
 }
 
-/** xOut[r0:r1] = layer(xIn)[r0:r1]. */
-export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Float32Array, acts: LayerActs, r0: number, r1: number, attn: AttnGroup[], mode: AdapterMode, ctx: BlockContext, extras: BlockExtras = {}): void {
+/**
+ * xOut[r0:r1] = layer(xIn)[r0:r1]. With xOut null only the activations are formed (a layer recomputed for
+ * its backward): the down projection, whose output is only the next layer's input, is skipped.
+ */
+export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Float32Array | null, acts: LayerActs, r0: number, r1: number, attn: AttnGroup[], mode: AdapterMode, ctx: BlockContext, extras: BlockExtras = {}): void {
   const c = ctx.config;
   const C = c.hiddenSize;
   const Hd = c.numHeads * c.headDim;
@@ -135,6 +138,12 @@ export function blockForward(L: Layer, li: number, xIn: Float32Array, xOut: Floa
   lin('gate_proj', 4, xn2, g);
   lin('up_proj', 5, xn2, u);
   swigluForward(a, g, u, T * I);
+  if (!xOut) {
+    const down = L.lin.down_proj;
+    const h = acts.h.down_proj;
+    if (mode.on && down.lora && h) adapterHidden(down, a, T, rowsOf(h, down.lora.A.shape[0]!, r0, r1), linMode(mode, li, 6), () => arena.take('lin.scratch', T * down.in));
+    return;
+  }
   const y = rowsOf(xOut, C, r0, r1);
   y.set(x2);
   lin('down_proj', 6, a, y, true);

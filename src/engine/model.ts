@@ -359,7 +359,7 @@ export class CausalLM {
         const n = probTapeSize(fwdLayout, { H: c.numHeads, G: c.numKvHeads, d: c.headDim });
         // taken at its largest once: pages the tape never reaches are never touched (nor resident)
         if (n * 4 <= PROB_TAPE_BYTES) probs = { buf: rowKernels().take('bwd.probs', PROB_TAPE_BYTES / 4).subarray(0, n), used: 0, inv: a.take('bwd.probsInv', rows * c.numHeads) };
-        blockForward(L, li, xin, a.take('bwd.xout', rows * C), acts, 0, rows, fwdLayout, tape.mode, ctx, probs ? { tape: probs } : {});
+        blockForward(L, li, xin, null, acts, 0, rows, fwdLayout, tape.mode, ctx, probs ? { tape: probs } : {});
       }
       const layout = attentionLayout(batch, Gd, acts.k, acts.v, dk, dv);
       blockBackward(L, li, dx, acts, rows, layout, dk, dv, tape.mode, ctx, probs);

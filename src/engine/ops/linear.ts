@@ -70,16 +70,23 @@ export function linearForward(lin: Linear, x: Float32Array, T: number, y: Float3
     }
   }
   if (!mode.on || !lin.lora) return;
-  const { A, B, scale } = lin.lora;
-  const r = A.shape[0]!;
+  const hidden = adapterHidden(lin, x, T, h ?? scratch(), mode, scratch);
+  sgemm(false, true, T, lin.out, lin.lora.A.shape[0]!, lin.lora.scale, hidden, lin.lora.B.data, 1, y);
+}
+
+/**
+ * The adapter's hidden rows drop(x)·Aᵀ [T, r] into h, and h: what the backward needs of a forward whose
+ * output is not needed (a layer recomputed for its backward).
+ */
+export function adapterHidden(lin: Linear, x: Float32Array, T: number, h: Float32Array, mode: AdapterMode, scratch: () => Float32Array): Float32Array {
+  const A = lin.lora!.A;
   let xin = x;
   if (usesDropout(lin, mode)) {
     xin = scratch();
-    dropInput(xin, x, T * lin.in, lin.lora.dropout, mode.dropSeed!);
+    dropInput(xin, x, T * lin.in, lin.lora!.dropout, mode.dropSeed!);
   }
-  const hidden = h ?? scratch();
-  sgemm(false, true, T, r, lin.in, 1, xin, A.data, 0, hidden);
-  sgemm(false, true, T, lin.out, r, scale, hidden, B.data, 1, y);
+  sgemm(false, true, T, A.shape[0]!, lin.in, 1, xin, A.data, 0, h);
+  return h;
 }
 
 /**
