@@ -18,9 +18,11 @@ import { loadModel } from '../src/engine/io/load.js';
 import { saveHfModel } from '../src/engine/io/save.js';
 import { CausalLM } from '../src/engine/model.js';
 import { CpuPolicy } from '../src/engine/policy.js';
+import type { ModelConfig } from '../src/engine/config.js';
 import type { Group } from '../src/interfaces/policy.js';
 import { groupAdvantages, grpoLoss } from '../src/rl/grpo.js';
 import { exampleAt } from '../src/rl/run-dir.js';
+import { rawSgemmGflops } from './lib/gemm.js';
 import { measured, selfPeakMiB } from './lib/peak-rss.js';
 import { referencePython } from './lib/venv.js';
 
@@ -38,6 +40,38 @@ function stepExamples() {
   const all = loadDataset({ dataset: 'spider', dataDir: SPIDER, split: 'train' }).filter((e) => existsSync(e.dbPath));
   const cache = new Map<number, number[]>();
   return Array.from({ length: PROMPTS }, (_, i) => all[exampleAt(i, all.length, 0, cache)]!);
+}
+
+/**
+ * The step's arithmetic in GFLOP (2 per multiply-add), counted from the model's shapes and the step's
+ * token counts, for an exact implementation that computes each prompt once per group: sampling (prefill
+ * of the prompts, decode of the completions with the LM head), the update's backward (inputs' gradients
+ * through every linear, the LoRA gradients, attention's backward as twice its forward, the LM head), and
+ * what the update recomputes because the activations are not kept within the memory bound (every
+ * layer's forward but its down projection, the LM head's logits).
+ */
+function stepGflop(c: ModelConfig, r: number, prompts: number[], completions: number[][]) {
+  const C = c.hiddenSize, I = c.intermediateSize, L = c.numLayers, d = c.headDim;
+  const Hd = c.numHeads * d, Gd = c.numKvHeads * d;
+  const qkvo = C * (Hd + 2 * Gd) + Hd * C;
+  const mlp = 3 * C * I;
+  const lora = r * (C + Hd + 2 * (C + Gd) + Hd + C + 3 * (C + I));
+  const P = prompts.reduce((a, p) => a + p, 0);
+  const N = completions.flat().reduce((a, n) => a + n, 0);
+  // multiply-adds of attention's forward (Q·Kᵀ and P·V) for a query row that sees v keys: 2·v·d per head
+  let keys = 0;
+  prompts.forEach((p, i) => {
+    keys += (p * (p + 1)) / 2;
+    for (const n of completions[i]!) keys += n * p + (n * (n + 1)) / 2;
+  });
+  const attn = 2 * keys * d * c.numHeads * L;
+  const head = C * c.vocabSize * N;
+  const rows = (P + N) * L;
+  const gf = (macs: number) => (2 * macs) / 1e9;
+  const sampling = gf((qkvo + mlp + lora) * rows + attn + head);
+  const backward = gf((qkvo + mlp + 2 * lora) * rows + 2 * attn + head);
+  const recompute = gf((qkvo + (2 / 3) * mlp + lora) * rows + attn + head);
+  return { sampling, backward, recompute };
 }
 
 async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
@@ -76,6 +110,7 @@ async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
   let drift = 0;
   scored.flat().forEach((l, j) => l.forEach((v, i) => (drift = Math.max(drift, Math.abs(v - flat[j]!.logprobs[i]!)))));
   const completionTokens = flat.reduce((a, s) => a + s.tokens.length, 0);
+  const work = stepGflop(policy.config, 16, prompts.map((p) => p.length), samples.map((g) => g.map((s) => s.tokens.length)));
   const promptTokens = prompts.reduce((a, p) => a + p.length, 0);
   console.log(
     JSON.stringify({
@@ -89,6 +124,7 @@ async function child(path: 'grouped' | 'per-sequence'): Promise<void> {
       samplingTokS: completionTokens / sampling,
       updateTokS: (promptTokens * (path === 'grouped' ? 1 : K) + completionTokens) / update,
       maxSampleVsTrainLogprobDiff: drift,
+      work,
       peakMiB: selfPeakMiB(),
       blas: blasDescription(),
     }),
@@ -106,6 +142,7 @@ interface Result {
   samplingTokS: number;
   updateTokS: number;
   maxSampleVsTrainLogprobDiff: number;
+  work: ReturnType<typeof stepGflop>;
   peakMiB: number;
   blas: string;
 }
@@ -143,6 +180,12 @@ async function main(): Promise<void> {
   }
   log(`  * logprobs: one extra scoring pass over the step's groups under the sampling weights (what num_iterations > 1 or beta > 0 adds), not part of this step`);
   log(`  sampled vs rescored logprobs (the batched forward against the decode): max |Δ| ${grouped.maxSampleVsTrainLogprobDiff.toExponential(2)}`);
+  // the arithmetic against this machine's raw sgemm (measured now, in this process, between the children)
+  const raw = rawSgemmGflops();
+  const { sampling: ws, backward: wb, recompute: wr } = grouped.work;
+  const step = grouped.sampling + grouped.update;
+  log(`  arithmetic of the step: sampling ${ws.toFixed(0)} GFLOP, update ${(wb + wr).toFixed(0)} GFLOP (backward ${wb.toFixed(0)} + recomputed under the memory bound ${wr.toFixed(0)}); raw sgemm in this run ${raw.toFixed(0)} GFLOP/s`);
+  log(`  → at the raw sgemm rate throughout the step would take ${((ws + wb + wr) / raw).toFixed(1)} s (${((ws + wb) / raw).toFixed(1)} s without the recomputation); it ran at ${((100 * (ws + wb + wr)) / raw / step).toFixed(0)}% of that rate (sampling ${((100 * ws) / raw / grouped.sampling).toFixed(0)}%, update ${((100 * (wb + wr)) / raw / grouped.update).toFixed(0)}%)`);
   log(`  goal: ≤ 20 s per step, ≤ 2048 MiB peak RSS → ${grouped.sampling + grouped.update <= 20 ? 'met' : 'NOT met'} (${(grouped.sampling + grouped.update).toFixed(1)} s), ${grouped.measuredPeakMiB <= 2048 ? 'met' : 'NOT met'} (${grouped.measuredPeakMiB.toFixed(0)} MiB)`);
   if (!existsSync(join(SMOL_F32, 'model.safetensors'))) {
     const l = await loadModel(GGUF);

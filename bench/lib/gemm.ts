@@ -154,3 +154,16 @@ export function demoShapes(tokens = 100): GemmShape[] {
     { m: 8, n: 352, k: 128, transB: true, label: 'demo decode, batch 8' },
   ];
 }
+
+/**
+ * The machine's raw sgemm rate: the best GFLOP/s of the active sgemm over large products of the shapes a
+ * layer multiplies (SmolLM2's and Qwen2.5-0.5B's), what the engine's passes are measured against.
+ */
+export function rawSgemmGflops(): number {
+  const shapes: GemmShape[] = [
+    { m: 2048, n: 1536, k: 576, transB: true },
+    { m: 2048, n: 576, k: 1536 },
+    { m: 2048, n: 4864, k: 896, transB: true },
+  ];
+  return Math.max(...shapes.map((s) => gemmGflops(s, activeSgemm, { seconds: 1.5, batches: 3 })));
+}
