@@ -385,6 +385,11 @@ export class CpuPolicy implements Policy {
     return norm;
   }
 
+  endUpdate(): void {
+    this.prefixes.clear();
+    this.completions.clear();
+  }
+
   zeroGrad(): void {
     this.optimizer?.zeroGrad();
   }

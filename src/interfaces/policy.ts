@@ -66,6 +66,12 @@ export interface Policy {
   backward(groups: Group[], dLogprob: Float32Array[][], opts?: { temperature?: number }): Promise<Float32Array[][]>;
   /** Optimizer step, then zero the gradients. Returns the pre-clip gradient norm. */
   step(): number;
+  /**
+   * The update that samples drawn `forUpdate` were for is over, whether its step ran or nothing in the
+   * batch had gradient (the weights then did not change): a backend drops what it kept for it, so that
+   * steps without an update do not pile up kept state.
+   */
+  endUpdate(): void;
   /** Learning rate of the next step() (the trainer owns the schedule). */
   setLearningRate(lr: number): void;
   /** The trained weights in their published format (PEFT adapter, or a full model folder). */

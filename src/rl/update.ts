@@ -1,7 +1,8 @@
 // GRPO's update phase: group-relative advantages (infrastructure failures left out), the reference
 // logprobs when beta > 0, then num_iterations passes of the clipped objective: its gradient with respect
 // to each completion token's logprob goes to Policy.backward, micro-batch by micro-batch (gradient
-// accumulation), and one optimizer step per pass. Completions without gradient skip the backward.
+// accumulation), and one optimizer step per pass. Completions without gradient skip the backward. At
+// the end the policy drops what it kept from sampling for this update.
 import type { Group, Policy } from '../interfaces/policy.js';
 import type { Score } from '../interfaces/scorer.js';
 import type { CollectedGroup } from './collect.js';
@@ -25,6 +26,15 @@ export interface UpdateResult {
 }
 
 export async function update(policy: Policy, groups: CollectedGroup<Score>[], o: UpdateOptions): Promise<UpdateResult> {
+  try {
+    return await passes(policy, groups, o);
+  } finally {
+    // what sampling kept for this update goes, also when nothing had gradient and no step ran
+    policy.endUpdate();
+  }
+}
+
+async function passes(policy: Policy, groups: CollectedGroup<Score>[], o: UpdateOptions): Promise<UpdateResult> {
   const t0 = performance.now();
   const K = groups[0]?.samples.length ?? 0;
   const scores = groups.flatMap((g) => g.scores);

@@ -2,7 +2,8 @@
 // completion, and the update that follows under the same weights reuses it: the training forward then
 // computes no layer at all. The gradients must be those of a policy that computes every row (no kept
 // state), the reuse must actually happen, later sampling rounds must add to what is kept (DAPO), and
-// nothing may be kept by sampling not for the update (evaluation) nor outlive a weight change.
+// nothing may be kept by sampling not for the update (evaluation) nor outlive a weight change or the
+// end of the update it was kept for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,4 +62,10 @@ for (const arch of ['llama', 'qwen2'] as const)
     seen.length = 0;
     await reusing.backward([{ prompt: prompts[0]!, completions: evaluated[0]!.map((s) => s.tokens) }], [evaluated[0]!.map((s) => new Float32Array(s.tokens.length).fill(1))]);
     assert.ok(!seen[0]!.completions, 'completions sampled without forUpdate are not kept');
+    // an update that ends without a step (nothing had gradient) still lets go of what sampling kept
+    const again = await reusing.sample([{ prompt: prompts[1]!, n: 2, seed: 11 }], { maxNewTokens: 5, temperature: 1, forUpdate: true });
+    reusing.endUpdate();
+    seen.length = 0;
+    await reusing.backward([{ prompt: prompts[1]!, completions: again[0]!.map((s) => s.tokens) }], [again[0]!.map((s) => new Float32Array(s.tokens.length).fill(1))]);
+    assert.ok(!seen[0]!.completions && !seen[0]!.prefixes, 'nothing kept after the update ended');
   });

@@ -41,6 +41,10 @@ class FakePolicy implements Policy {
     this.steps++;
     return 1;
   }
+  endUpdates = 0;
+  endUpdate(): void {
+    this.endUpdates++;
+  }
   setLearningRate(): void {}
   async save(): Promise<void> {}
   async saveCheckpoint(): Promise<void> {}
@@ -91,6 +95,7 @@ test('GRPO loop with fakes: completions with gradient go to backward, infrastruc
   });
   assert.equal(state.step, 3);
   assert.equal(policy.steps, 3);
+  assert.equal(policy.endUpdates, 3, 'each update ends by letting the policy drop what sampling kept for it');
   assert.equal(seen.length, 3);
   for (const m of seen) {
     // 2 groups × 1 excluded completion ("3")
@@ -111,6 +116,41 @@ test('GRPO loop with fakes: completions with gradient go to backward, infrastruc
   assert.equal(samples.length, 3 * 4);
   assert.equal(samples[0]!.extra, true);
   assert.equal(samples.find((s) => s.completion === '3')!.advantage, 0);
+});
+
+test('GRPO loop with fakes: a step where no group has gradient takes no optimizer step but still ends its update (the policy drops what it kept)', async () => {
+  const policy = new FakePolicy();
+  const run = new RunDir(join(tmp, 'uniform'));
+  run.create({});
+  const uniform: Scorer = { score: async (items) => items.map((): Score => ({ reward: 1, components: { execution: 1 }, status: 'mismatch', sql: 'SELECT 1' })) };
+  const state = await grpoTrain(policy, {
+    examples,
+    promptOf: (ex) => [100 + ex.index],
+    prefill: '',
+    scorer: uniform,
+    numGenerations: 4,
+    batchSize: 2,
+    sampling: { maxNewTokens: 4, temperature: 1 },
+    numIterations: 1,
+    gradientAccumulationSteps: 1,
+    grpo: GRPO,
+    dynamicSampling: false,
+    maxSampleBatches: 1,
+    learningRate: 1e-3,
+    lrSchedule: 'constant',
+    warmupSteps: 0,
+    seed: 0,
+    maxSteps: 2,
+    evalEvery: 0,
+    saveEvery: 0,
+    run,
+    logGroups: 0,
+    sampleDetail: () => ({}),
+  });
+  assert.equal(state.step, 2);
+  assert.equal(policy.backwards.length, 0);
+  assert.equal(policy.steps, 0);
+  assert.equal(policy.endUpdates, 2);
 });
 
 test('learning: GRPO on a tiny model raises the mean reward of a simple verifiable task (tokens from the lower third of the vocabulary) within 30 steps, on average over three seeds', async () => {
