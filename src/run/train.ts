@@ -177,6 +177,9 @@ export async function runTrain(o: TrainConfig): Promise<RunResult> {
   s.log(`${s.prompts.examples.length} training prompts (longest ${s.prompts.longest} tokens), reward ${scorer.design.name} (${scorer.design.mode}), template ${s.template}, K=${o.numGenerations}, output ${o.output}`);
   const bar = stepBar(o.maxSteps, o.quiet, 'grpo');
   let lastEx: number | null = null;
+  // steps of this process, and those where no group had reward variance (nothing to learn from)
+  let steps = 0;
+  let idleSteps = 0;
   return withRun(
     o,
     'train',
@@ -226,10 +229,19 @@ export async function runTrain(o: TrainConfig): Promise<RunResult> {
               },
             }
           : {}),
-        onStep: (m) => bar.update(m.step, `reward ${m.reward_mean.toFixed(3)} match ${(100 * m.match_rate).toFixed(0)}% len ${m.completion_len_mean.toFixed(0)} ${(m.sec_sampling + m.sec_rewards + m.sec_update).toFixed(1)}s`),
+        onStep: (m) => {
+          steps++;
+          bar.update(m.step, `reward ${m.reward_mean.toFixed(3)} match ${(100 * m.match_rate).toFixed(0)}% len ${m.completion_len_mean.toFixed(0)} ${(m.sec_sampling + m.sec_rewards + m.sec_update).toFixed(1)}s`);
+          if (m.groups > 0 && m.zero_std_groups === m.groups && idleSteps++ === 0)
+            process.stderr.write(
+              `${o.quiet ? '' : '\n'}sqlrl train: step ${m.step}: in every group the ${o.numGenerations} completions got the same reward (mean ${m.reward_mean.toFixed(3)}): nothing to learn from, ${m.grad_norm === 0 ? 'the weights did not change' : 'only the KL term moved the weights'}. ` +
+                `If this persists the model fails (or passes) every prompt: warm it up with sqlrl sft, use --dynamic-sampling, or raise --num-generations\n`,
+            );
+        },
         shouldStop,
       });
       bar.stop();
+      if (idleSteps > 0) s.log(`${idleSteps} of ${steps} steps had no group whose rewards differed: nothing learned from their rewards`);
       if (state.stopped) {
         s.log(`stopped at step ${state.step} of ${o.maxSteps}; checkpoint written. Continue with the same command plus --resume`);
         return { dir: o.output, steps: state.step, finalEx: lastEx, stopped: true };

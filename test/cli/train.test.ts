@@ -40,6 +40,14 @@ test('sqlrl train writes config, metrics, samples, checkpoints, final adapter an
   assert.equal(samples.length, 6 * 2 * 3);
   for (const k of ['step', 'example_id', 'group', 'k', 'question', 'db_id', 'gold_sql', 'completion', 'sql', 'status', 'reward', 'components', 'advantage']) assert.ok(k in samples[0], `sample field ${k}`);
   assert.deepEqual(readdirSync(join(out, 'checkpoints')).sort(), ['step-4', 'step-6']);
+  // steps where every group's completions scored alike learn nothing: said at the first, counted at the end
+  const idle = train.filter((x) => x.zero_std_groups === x.groups);
+  const said = r.stderr.match(/step (\d+): in every group the 3 completions got the same reward/g) ?? [];
+  assert.equal(said.length, idle.length ? 1 : 0, r.stderr);
+  if (idle.length) {
+    assert.match(r.stderr, new RegExp(`step ${idle[0]!.step as number}: in every group`));
+    assert.match(r.stderr, new RegExp(`${idle.length} of 6 steps had no group whose rewards differed`));
+  } else assert.doesNotMatch(r.stderr, /had no group whose rewards differed/);
 });
 
 test('killed with SIGKILL mid-run and resumed: metrics identical to the uninterrupted run', async () => {
