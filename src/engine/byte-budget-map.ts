@@ -23,21 +23,6 @@ export class ByteBudgetMap<V> {
     }
   }
 
-  delete(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
-    this.used -= e.bytes;
-  }
-
-  /** A kept state now holds fewer bytes (part of it was released). */
-  shrink(key: string, bytes: number): void {
-    const e = this.entries.get(key);
-    if (!e || bytes > e.bytes) return;
-    this.used -= e.bytes - bytes;
-    e.bytes = bytes;
-  }
-
   /** Keys and values, oldest first. */
   *all(): Generator<[string, V]> {
     for (const [k, e] of this.entries) yield [k, e.value];

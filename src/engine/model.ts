@@ -30,13 +30,9 @@ export type { Linear, LoraAdapter, Param } from './ops/linear.js';
 export interface PrefixState {
   prompt: Int32Array;
   adapter: boolean;
-  /**
-   * Per layer: keys (after RoPE) and values [P, G·d] — null once released (PrefixCache.releaseKeys: a
-   * backward that reuses its completions' decode states needs only the layer inputs) — and the layer
-   * inputs [P, C] when kept for a backward.
-   */
-  k: Float32Array[] | null;
-  v: Float32Array[] | null;
+  /** Per layer: keys (after RoPE) and values [P, G·d]; the layer inputs [P, C] when kept for a backward. */
+  k: Float32Array[];
+  v: Float32Array[];
   x: Float32Array[] | null;
   /** The last layer's output at the prompt's last row (before the final norm). */
   xLast: Float32Array;
@@ -121,12 +117,6 @@ function concatRows(parts: Float32Array[], total: number): Float32Array {
   }
   if (at !== total) throw new Error(`kept completion rows hold ${at} floats where the batch has ${total}`);
   return out;
-}
-
-/** A kept prompt's keys and values at layer li, for rows that attend to it. */
-function prefixKv(p: PrefixState, li: number): KvView {
-  if (!p.k || !p.v) throw new Error('a kept prompt whose keys were released cannot be attended to (PrefixCache.get asks for them)');
-  return { k: p.k[li]!, v: p.v[li]! };
 }
 
 /** One sequence of a decode step: its group's prompt, its cache slot, tokens generated before this one. */
@@ -300,7 +290,7 @@ export class CausalLM {
       const keepAll = o.keep === 'all';
       const acts = allocActs((n, size) => a.take(keepAll ? `act${li}.${n}` : `act.${n}`, size), rows, c, L, x);
       const xOut = a.take(keepAll ? `fwd.x${li + 1}` : li % 2 ? 'fwd.xa' : 'fwd.xb', rows * C);
-      const layout = attentionLayout(batch, Gd, acts.k, acts.v, undefined, undefined, prefixes?.map((p) => prefixKv(p, li)));
+      const layout = attentionLayout(batch, Gd, acts.k, acts.v, undefined, undefined, prefixes?.map((p) => ({ k: p.k[li]!, v: p.v[li]! })));
       blockForward(L, li, x, xOut, acts, r0, rows, layout, mode, ctx);
       if (o.keep === 'inputs') inputs.push(x.slice(r0 * C, rows * C));
       if (keepAll) allActs.push(acts);
@@ -464,12 +454,11 @@ export class CausalLM {
       const L = this.layers[li]!;
       const acts = allocActs((n, size) => a.take(`act.${n}`, size), rows, c, L, x);
       const xOut = a.take(li % 2 ? 'fwd.xa' : 'fwd.xb', rows * C);
-      const layout = attentionLayout(batch, Gd, acts.k, acts.v, undefined, undefined, bases.map((b) => prefixKv(b, li)));
+      const layout = attentionLayout(batch, Gd, acts.k, acts.v, undefined, undefined, bases.map((b) => ({ k: b.k[li]!, v: b.v[li]! })));
       blockForward(L, li, x, xOut, acts, r0, rows, layout, mode, ctx);
       for (const s of out) {
-        const base = prefixKv(s.base, li);
-        s.k.push(concat(base.k, acts.k.subarray(s.row * Gd, (s.row + s.n) * Gd)));
-        s.v.push(concat(base.v, acts.v.subarray(s.row * Gd, (s.row + s.n) * Gd)));
+        s.k.push(concat(s.base.k[li]!, acts.k.subarray(s.row * Gd, (s.row + s.n) * Gd)));
+        s.v.push(concat(s.base.v[li]!, acts.v.subarray(s.row * Gd, (s.row + s.n) * Gd)));
         if (keepInputs) s.x.push(concat(s.base.x![li]!, x.subarray(s.row * C, (s.row + s.n) * C)));
       }
       x = xOut;
@@ -547,7 +536,7 @@ export class CausalLM {
         const seg = { q0: b, nq: 1, keys: { k: kc.subarray(s.slot * slotRows), v: vc.subarray(s.slot * slotRows) } as KvView, nk: s.t + 1 };
         const last = layout[layout.length - 1];
         if (last && b > 0 && seqs[b - 1]!.prefix === s.prefix) last.segs.push(seg);
-        else layout.push({ prefix: prefixKv(s.prefix, li), np: s.prefix.prompt.length, segs: [seg] });
+        else layout.push({ prefix: { k: s.prefix.k[li]!, v: s.prefix.v[li]! }, np: s.prefix.prompt.length, segs: [seg] });
       });
       const xOut = a.take(li % 2 ? 'dec.xa' : 'dec.xb', B * C);
       if (cache.x) seqs.forEach((s, b) => cache.x![li]!.set(x.subarray(b * C, (b + 1) * C), (s.slot * cache.maxNew + s.t) * C));

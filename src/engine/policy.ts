@@ -299,9 +299,9 @@ export class CpuPolicy implements Policy {
   }
 
   /** Kept prompts for every unit of a pass, or null (then the pass computes its prompts). */
-  private keptPrefixes(units: { unit: GroupInput }[], adapter: boolean, needInputs: boolean, needKeys = true): PrefixState[] | null {
+  private keptPrefixes(units: { unit: GroupInput }[], adapter: boolean, needInputs: boolean): PrefixState[] | null {
     if (this.opts.perSequence) return null;
-    const got = units.map((u) => this.prefixes.get(u.unit.prompt, adapter, this.version, needKeys));
+    const got = units.map((u) => this.prefixes.get(u.unit.prompt, adapter, this.version));
     return got.every((p): p is PrefixState => p !== null && (!needInputs || p.x !== null)) ? got : null;
   }
 
@@ -357,10 +357,8 @@ export class CpuPolicy implements Policy {
     for (const pass of this.passes(units)) {
       const batch = packGroups(pass.map((u) => u.unit));
       const dropSeed = this.dropout > 0 ? this.model.nextDropSeed() : null;
-      // with every completion's decode states kept, no layer runs forward: the prompts' layer inputs suffice
-      const states = dropSeed === null && !this.opts.perSequence ? this.keptCompletions(pass) : null;
-      const kept = dropSeed === null ? this.keptPrefixes(pass, true, true, states === null) : null;
-      const decoded = kept ? states : null;
+      const kept = dropSeed === null ? this.keptPrefixes(pass, true, true) : null;
+      const decoded = kept ? this.keptCompletions(pass) : null;
       const { tape } = this.model.forward(batch, { logprobs: false, adapter: true, temperature: opts.temperature ?? 1, keep: this.keepFor(batch.rows, kept !== null), dropSeed, ...(kept ? { prefixes: kept } : {}), ...(decoded ? { completions: decoded } : {}) });
       const g = new Float32Array(batch.targets.length);
       let pred = 0;
@@ -371,8 +369,6 @@ export class CpuPolicy implements Policy {
           g.set(d, pred);
           pred += c.length;
         });
-      // the prompts' keys and values are not read again under these weights: their memory goes now
-      if (decoded) for (const p of kept!) this.prefixes.releaseKeys(p, this.version);
       const logprobs = this.model.backward(tape!, g);
       pred = 0;
       for (const u of pass) pred = this.split(out, u, logprobs, pred);
