@@ -396,8 +396,7 @@ export class CpuPolicy implements Policy {
 
   private weightsChanged(): void {
     this.version++;
-    this.prefixes.clear();
-    this.completions.clear();
+    this.endUpdate();
   }
 
   async saveCheckpoint(dir: string): Promise<void> {

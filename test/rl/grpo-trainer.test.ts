@@ -11,7 +11,7 @@ import { CpuPolicy } from '../../src/engine/policy.js';
 import type { GrpoStepMetrics } from '../../src/interfaces/metrics.js';
 import type { Group, Policy, Sample, SampleOptions, SampleRequest, Tokenizer } from '../../src/interfaces/policy.js';
 import type { Score, Scorer, ScoreRequest } from '../../src/interfaces/scorer.js';
-import { grpoTrain } from '../../src/rl/grpo-trainer.js';
+import { grpoTrain, type GrpoLoopOptions } from '../../src/rl/grpo-trainer.js';
 import type { GrpoConfig } from '../../src/rl/grpo.js';
 import { RunDir } from '../../src/rl/run-dir.js';
 import { writeTinyModelDir } from '../helpers/tiny-models.js';
@@ -63,21 +63,18 @@ class FakeScorer implements Scorer {
   }
 }
 
-test('GRPO loop with fakes: completions with gradient go to backward, infrastructure failures are left out and counted, one step per iteration', async () => {
-  const policy = new FakePolicy();
-  const run = new RunDir(join(tmp, 'fake'));
-  run.create({});
-  const seen: GrpoStepMetrics[] = [];
-  const state = await grpoTrain(policy, {
+/** The loop's options for the fakes: 2 prompts × 4 completions per step, one pass, no evaluation or checkpoints. */
+function fakeLoop(run: RunDir, scorer: Scorer): GrpoLoopOptions<Score> {
+  return {
     examples,
     promptOf: (ex) => [100 + ex.index],
     prefill: '',
-    scorer: new FakeScorer(),
+    scorer,
     numGenerations: 4,
     batchSize: 2,
     sampling: { maxNewTokens: 4, temperature: 1 },
     numIterations: 1,
-    gradientAccumulationSteps: 2,
+    gradientAccumulationSteps: 1,
     grpo: GRPO,
     dynamicSampling: false,
     maxSampleBatches: 1,
@@ -85,10 +82,24 @@ test('GRPO loop with fakes: completions with gradient go to backward, infrastruc
     lrSchedule: 'constant',
     warmupSteps: 0,
     seed: 0,
-    maxSteps: 3,
+    maxSteps: 1,
     evalEvery: 0,
     saveEvery: 0,
     run,
+    logGroups: 0,
+    sampleDetail: () => ({}),
+  };
+}
+
+test('GRPO loop with fakes: completions with gradient go to backward, infrastructure failures are left out and counted, one step per iteration', async () => {
+  const policy = new FakePolicy();
+  const run = new RunDir(join(tmp, 'fake'));
+  run.create({});
+  const seen: GrpoStepMetrics[] = [];
+  const state = await grpoTrain(policy, {
+    ...fakeLoop(run, new FakeScorer()),
+    gradientAccumulationSteps: 2,
+    maxSteps: 3,
     logGroups: 1,
     sampleDetail: () => ({ extra: true }),
     onStep: (m) => seen.push(m),
@@ -123,30 +134,7 @@ test('GRPO loop with fakes: a step where no group has gradient takes no optimize
   const run = new RunDir(join(tmp, 'uniform'));
   run.create({});
   const uniform: Scorer = { score: async (items) => items.map((): Score => ({ reward: 1, components: { execution: 1 }, status: 'mismatch', sql: 'SELECT 1' })) };
-  const state = await grpoTrain(policy, {
-    examples,
-    promptOf: (ex) => [100 + ex.index],
-    prefill: '',
-    scorer: uniform,
-    numGenerations: 4,
-    batchSize: 2,
-    sampling: { maxNewTokens: 4, temperature: 1 },
-    numIterations: 1,
-    gradientAccumulationSteps: 1,
-    grpo: GRPO,
-    dynamicSampling: false,
-    maxSampleBatches: 1,
-    learningRate: 1e-3,
-    lrSchedule: 'constant',
-    warmupSteps: 0,
-    seed: 0,
-    maxSteps: 2,
-    evalEvery: 0,
-    saveEvery: 0,
-    run,
-    logGroups: 0,
-    sampleDetail: () => ({}),
-  });
+  const state = await grpoTrain(policy, { ...fakeLoop(run, uniform), maxSteps: 2 });
   assert.equal(state.step, 2);
   assert.equal(policy.backwards.length, 0);
   assert.equal(policy.steps, 0);
